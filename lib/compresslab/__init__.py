@@ -1,0 +1,30 @@
+"""Compression Lab: model compression, taught live on scikit-learn MLPs.
+
+    from compresslab import load_dataset, load_pretrained, from_sklearn, evaluate
+
+The submodules are imported on first use (PEP 562), so ``import compresslab``
+is instant and never pulls in matplotlib or ipywidgets.
+"""
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_dataset": "data", "Dataset": "data", "DATASETS": "data",
+    "load_pretrained": "models", "train_baseline": "models",
+    "Network": "network", "Dense": "network", "from_sklearn": "network",
+    "train": "training", "History": "training",
+    "compression_rate": "metrics", "index_space_saving": "metrics", "speedup": "metrics",
+    "evaluate": "metrics", "sweep": "metrics", "Report": "metrics",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'compresslab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

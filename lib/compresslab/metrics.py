@@ -1,0 +1,195 @@
+"""The criteria of Cheng et al. 2018 ("Model compression and acceleration for
+deep neural networks"), computed honestly.
+
+- compression rate    alpha = a / a*      (a, a*: size of original, compressed)
+- index space saving  beta  = a / a* - 1
+- speedup rate        delta = s / s*      (s, s*: running time of original, compressed)
+
+Sizes are counted three ways: ``params`` (how many numbers), ``bits`` (what
+the layers need to be rebuilt: values, indices, codebooks, scales, biases) and
+``bytes`` (the length of a real ``np.savez_compressed`` file). The original is
+counted as stored in ``baseline_dtype``: float64 by default, because the
+lecture's source model (Scala) and scikit-learn both store 64-bit doubles.
+
+Speedup is always given twice: measured (median ratio of interleaved,
+warmed-up timings of the whole forward pass on the same batch) and
+theoretical (FLOPs ratio). They differ, and the difference teaches something:
+NumPy has no fast low-bit or sparse matmul, and small matrices are dominated
+by call overhead. Only the layer protocol is used, never a technique's name.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ._validation import check_array_2d, check_choice, check_int
+from .network import Network, float_dtype
+
+SIZE_UNITS = ("params", "bits", "bytes")
+
+
+def _check_network(name, network):
+    if not isinstance(network, Network):
+        raise TypeError(f"{name} must be a compresslab Network (see from_sklearn); "
+                        f"got {type(network).__name__}")
+
+
+def model_size(network: Network, by: str = "bits") -> int:
+    """Size of a network in params, bits (to rebuild it) or bytes (a real file)."""
+    _check_network("network", network)
+    check_choice("by", by, SIZE_UNITS)
+    if by == "params":
+        return network.n_params
+    if by == "bits":
+        return network.storage_bits()
+    return network.serialized_bytes()
+
+
+def compression_rate(original: Network, compressed: Network, by: str = "bits",
+                     baseline_dtype="float64") -> float:
+    """alpha = a / a*: how many times smaller ``compressed`` is than ``original``.
+
+    ``baseline_dtype`` is the dtype the original is counted in (None: as it is).
+    """
+    _check_network("original", original)
+    if baseline_dtype is not None:
+        original = original.astype(float_dtype(baseline_dtype))
+    return model_size(original, by) / model_size(compressed, by)
+
+
+def index_space_saving(original: Network, compressed: Network, by: str = "bits",
+                       baseline_dtype="float64") -> float:
+    """beta = a / a* - 1 (0 means no saving)."""
+    return compression_rate(original, compressed, by, baseline_dtype) - 1.0
+
+
+@dataclass
+class Speedup:
+    """delta = s / s*, measured and theoretical, with how it was measured."""
+
+    measured: float
+    theoretical: float
+    seconds_original: float
+    seconds_compressed: float
+    batch_size: int
+    repeats: int
+    blas_threads: int
+
+
+def blas_threads() -> int:
+    """Threads the BLAS behind NumPy uses (recorded with every timing)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(counts) if counts else 1
+
+
+def time_forward(network: Network, X, repeats: int = 7) -> float:
+    """Median seconds of ``network.logits(X)`` after one warm-up call."""
+    network.logits(X)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        network.logits(X)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def speedup(original: Network, compressed: Network, X, repeats: int = 7) -> Speedup:
+    """delta = s / s*: measured on the whole forward pass over the batch ``X``.
+
+    Timings are interleaved (original, compressed, original, ...) after a
+    warm-up of each, so a slow moment of the machine hits both; the measured
+    delta is the median of the per-pair ratios. The theoretical delta is the
+    ratio of FLOPs.
+    """
+    _check_network("original", original)
+    _check_network("compressed", compressed)
+    X = check_array_2d("X", X, n_features=original.n_features)
+    repeats = check_int("repeats", repeats, low=1)
+    original.logits(X), compressed.logits(X)                   # warm-up
+    t_orig, t_comp = [], []
+    for _ in range(repeats):
+        for net, times in ((original, t_orig), (compressed, t_comp)):
+            start = time.perf_counter()
+            net.logits(X)
+            times.append(time.perf_counter() - start)
+    ratios = np.array(t_orig) / np.array(t_comp)
+    n = X.shape[0]
+    return Speedup(measured=float(np.median(ratios)),
+                   theoretical=original.flops(n) / compressed.flops(n),
+                   seconds_original=float(np.median(t_orig)), seconds_compressed=float(np.median(t_comp)),
+                   batch_size=n, repeats=repeats, blas_threads=blas_threads())
+
+
+@dataclass
+class Report:
+    """Everything a notebook shows about one (compressed) network.
+
+    ``alpha``/``beta`` are by bits (everything needed to rebuild the model);
+    ``alpha_params`` and ``alpha_bytes`` count numbers and real file bytes.
+    ``speedup_measured`` is None when timing was skipped (``measure=False``).
+    """
+
+    accuracy: float
+    params: int
+    bits: int
+    bytes: int
+    flops: int
+    alpha: float
+    beta: float
+    alpha_params: float
+    alpha_bytes: float
+    speedup_theoretical: float
+    speedup_measured: float | None = None
+    seconds: float | None = None
+    label: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        measured = "not measured" if self.speedup_measured is None else f"{self.speedup_measured:.2f}x"
+        return (f"accuracy {self.accuracy:.4f} | {self.params:,} params | {self.bytes:,} bytes | "
+                f"alpha {self.alpha:.2f} (bits), {self.alpha_params:.2f} (params), "
+                f"{self.alpha_bytes:.2f} (bytes) | beta {self.beta:.2f} | "
+                f"delta {self.speedup_theoretical:.2f}x (FLOPs), {measured} (measured)")
+
+
+def evaluate(network: Network, dataset, baseline: Network | None = None, *, measure=True,
+             repeats: int = 5, baseline_dtype="float64", label: str = "") -> Report:
+    """Accuracy on the test split and every size/speed criterion against ``baseline``.
+
+    ``baseline`` defaults to ``network`` itself (alpha = 1, delta = 1 for a
+    float64 network). ``measure=False`` skips the timing (slider-speed use).
+    """
+    _check_network("network", network)
+    baseline = network if baseline is None else baseline
+    _check_network("baseline", baseline)
+    X, y = dataset.X_test, dataset.y_test
+    reference = baseline.astype(float_dtype(baseline_dtype)) if baseline_dtype is not None else baseline
+    n = X.shape[0]
+    size = {by: model_size(network, by) for by in SIZE_UNITS}
+    ref_size = {by: model_size(reference, by) for by in SIZE_UNITS}
+    report = Report(accuracy=network.score(X, y), params=size["params"], bits=size["bits"],
+                    bytes=size["bytes"], flops=network.flops(n),
+                    alpha=ref_size["bits"] / size["bits"], beta=ref_size["bits"] / size["bits"] - 1,
+                    alpha_params=ref_size["params"] / size["params"],
+                    alpha_bytes=ref_size["bytes"] / size["bytes"],
+                    speedup_theoretical=reference.flops(n) / network.flops(n), label=label)
+    if measure:
+        timing = speedup(reference, network, X, repeats=repeats)
+        report.speedup_measured, report.seconds = timing.measured, timing.seconds_compressed
+    return report
+
+
+def sweep(make_network: Callable[[object], Network], values: Iterable, dataset, baseline: Network,
+          **evaluate_kwargs) -> list[Report]:
+    """Reports for ``make_network(v)`` at each v: the points of a curve.
+
+    Each report's ``label`` is ``str(v)``.
+    """
+    return [evaluate(make_network(v), dataset, baseline, label=str(v), **evaluate_kwargs) for v in values]

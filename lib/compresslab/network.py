@@ -1,0 +1,393 @@
+"""A tiny NumPy network that every compression technique plugs into.
+
+A ``Network`` is a list of layers with one hidden activation and one output
+activation, exactly the model scikit-learn's ``MLPClassifier`` computes:
+
+    a_0 = X,   z_i = layer_i(a_{i-1}),   a_i = g(z_i)  (hidden),   p = out(z_L)
+
+where g is relu / tanh / logistic / identity and ``out`` is softmax
+(multiclass) or logistic (binary and multilabel).
+
+The layer protocol
+------------------
+Metrics and the training engine only ever ask a layer these questions, so a
+new layer kind (low-rank, sparse, quantized) needs no special case anywhere:
+
+- ``forward(X)``             the layer's output, (n_samples, n_out)
+- ``backward(X, grad_out)``  (grad wrt X, {param name: grad}) for training
+- ``params``                 dict of trainable float arrays (name -> array)
+- ``n_params``               how many numbers the layer has
+- ``storage_bits()``         bits needed to rebuild it: values, indices,
+                             codebooks, scales, biases -- everything
+- ``arrays()``               the arrays a file must hold to rebuild it
+- ``flops(n_samples)``       floating-point operations of one forward pass
+- ``to_dense()``             an equivalent ``Dense`` layer
+- ``astype(dtype)``          the same layer with its floats in ``dtype``
+- ``n_inputs``, ``n_outputs``, ``kind`` (its name in a saved file)
+
+A layer kind registers itself with ``@register_layer`` and a
+``from_arrays(arrays)`` classmethod so ``Network.load`` can rebuild it.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import numpy as np
+from scipy.special import expit
+
+from ._validation import check_array_2d, check_choice
+
+HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+OUTPUT_ACTIVATIONS = ("softmax", "logistic")
+FLOAT_DTYPES = ("float64", "float32")
+
+LAYER_KINDS: dict[str, type] = {}
+
+
+def register_layer(cls):
+    """Class decorator: make a layer kind loadable by ``Network.load``."""
+    LAYER_KINDS[cls.kind] = cls
+    return cls
+
+
+def float_dtype(dtype) -> np.dtype:
+    """``np.dtype`` of float64 or float32; anything else is a ``ValueError``."""
+    name = np.dtype(dtype).name
+    check_choice("dtype", name, FLOAT_DTYPES)
+    return np.dtype(name)
+
+
+# ----------------------------------------------------------------------------
+# Activations: the same formulas, in the same order, as
+# sklearn.neural_network._base, so results match to the last bits.
+# ----------------------------------------------------------------------------
+
+def activate(name: str, Z: np.ndarray) -> np.ndarray:
+    """Apply a hidden or output activation to the pre-activations ``Z``."""
+    if name == "identity":
+        return Z
+    if name == "relu":
+        return np.maximum(Z, 0)
+    if name == "tanh":
+        return np.tanh(Z)
+    if name == "logistic":
+        return expit(Z)
+    if name == "softmax":
+        shifted = Z - Z.max(axis=1, keepdims=True)   # no overflow in exp
+        E = np.exp(shifted)
+        return E / E.sum(axis=1, keepdims=True)
+    raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS + ('softmax',)}; got {name!r}")
+
+
+def activation_derivative(name: str, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """d g(z) / dz for a hidden activation, from Z and A = g(Z)."""
+    if name == "identity":
+        return np.ones_like(Z)
+    if name == "relu":
+        return (Z > 0).astype(Z.dtype)
+    if name == "tanh":
+        return 1.0 - A**2
+    if name == "logistic":
+        return A * (1.0 - A)
+    raise ValueError(f"activation must be one of {HIDDEN_ACTIVATIONS}; got {name!r}")
+
+
+# ----------------------------------------------------------------------------
+# Dense: the uncompressed layer, X W + b
+# ----------------------------------------------------------------------------
+
+@register_layer
+class Dense:
+    """A fully connected layer ``X @ W + b``.
+
+    ``weight`` has shape (n_inputs, n_outputs), as in scikit-learn's
+    ``coefs_``; ``bias`` has shape (n_outputs,).
+    Storage: (m n + n) values at the dtype's width (64 bits for float64).
+    FLOPs of a forward pass on N samples: 2 N m n (multiply-adds) + N n (bias).
+    """
+
+    kind = "dense"
+
+    def __init__(self, weight, bias):
+        weight = np.asarray(weight)
+        bias = np.asarray(bias)
+        if weight.ndim != 2:
+            raise ValueError(f"weight must be 2-D (n_inputs, n_outputs); got shape {weight.shape}")
+        if bias.shape != (weight.shape[1],):
+            raise ValueError(f"bias must have shape ({weight.shape[1]},) to match weight; got {bias.shape}")
+        dtype = float_dtype(weight.dtype) if weight.dtype.kind == "f" else np.dtype("float64")
+        self.params = {"weight": weight.astype(dtype, copy=False), "bias": bias.astype(dtype, copy=False)}
+
+    # --- shapes and sizes ---------------------------------------------------
+    @property
+    def weight(self) -> np.ndarray:
+        return self.params["weight"]
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self.params["bias"]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.weight.dtype
+
+    @property
+    def n_params(self) -> int:
+        return self.weight.size + self.bias.size
+
+    def storage_bits(self) -> int:
+        return self.n_params * self.dtype.itemsize * 8
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return dict(self.params)
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        return cls(arrays["weight"], arrays["bias"])
+
+    def flops(self, n_samples: int) -> int:
+        return 2 * n_samples * self.n_inputs * self.n_outputs + n_samples * self.n_outputs
+
+    # --- computation --------------------------------------------------------
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        out = X @ self.weight          # (n_samples, n_outputs)
+        out += self.bias
+        return out
+
+    def backward(self, X: np.ndarray, grad_out: np.ndarray):
+        grads = {"weight": X.T @ grad_out, "bias": grad_out.sum(axis=0)}
+        return grad_out @ self.weight.T, grads
+
+    def to_dense(self) -> "Dense":
+        return self
+
+    def astype(self, dtype) -> "Dense":
+        dtype = float_dtype(dtype)
+        return Dense(self.weight.astype(dtype), self.bias.astype(dtype))
+
+    def __repr__(self):
+        return f"Dense({self.n_inputs} -> {self.n_outputs}, {self.dtype.name})"
+
+
+# ----------------------------------------------------------------------------
+# Network
+# ----------------------------------------------------------------------------
+
+class Network:
+    """Layers + activations + the class labels: a classifier made of NumPy.
+
+    Parameters
+    ----------
+    layers : list of layers answering the layer protocol (see module doc).
+    activation : hidden activation, one of ``HIDDEN_ACTIVATIONS``.
+    out_activation : "softmax" (multiclass) or "logistic" (binary, multilabel).
+    classes : the labels ``predict`` returns (``classes_`` in scikit-learn).
+    multilabel : True when the targets are an indicator matrix.
+    """
+
+    def __init__(self, layers, *, activation="relu", out_activation="softmax",
+                 classes=None, multilabel=False):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a Network needs at least one layer; got an empty list")
+        for i, (a, b) in enumerate(zip(layers, layers[1:])):
+            if a.n_outputs != b.n_inputs:
+                raise ValueError(f"layer {i} has {a.n_outputs} outputs but layer {i + 1} "
+                                 f"expects {b.n_inputs} inputs")
+        check_choice("activation", activation, HIDDEN_ACTIVATIONS)
+        check_choice("out_activation", out_activation, OUTPUT_ACTIVATIONS)
+        n_out = layers[-1].n_outputs
+        if classes is None:
+            classes = np.arange(max(n_out, 2) if not multilabel else n_out)
+        classes = np.asarray(classes)
+        expected = n_out if (multilabel or n_out > 1) else 2
+        if len(classes) != expected:
+            raise ValueError(f"{n_out} output units need {expected} classes; got {len(classes)}")
+        self.layers = layers
+        self.activation = activation
+        self.out_activation = out_activation
+        self.classes = classes
+        self.multilabel = bool(multilabel)
+
+    # --- sizes (sums over the layer protocol) ------------------------------
+    @property
+    def n_features(self) -> int:
+        return self.layers[0].n_inputs
+
+    @property
+    def n_params(self) -> int:
+        return sum(layer.n_params for layer in self.layers)
+
+    def storage_bits(self) -> int:
+        return sum(layer.storage_bits() for layer in self.layers)
+
+    def flops(self, n_samples: int) -> int:
+        """FLOPs of the matrix work of one forward pass (activations excluded:
+        they cost the same in every compressed variant)."""
+        return sum(layer.flops(n_samples) for layer in self.layers)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.result_type(*[a.dtype for layer in self.layers for a in layer.params.values()])
+
+    @property
+    def hidden_layer_sizes(self) -> tuple[int, ...]:
+        return tuple(layer.n_outputs for layer in self.layers[:-1])
+
+    # --- inference ------------------------------------------------------------
+    def _check_X(self, X) -> np.ndarray:
+        X = check_array_2d("X", X, n_features=self.n_features)
+        return X.astype(self.dtype, copy=False)
+
+    def forward_all(self, X):
+        """Pre-activations Z_i and activations A_i of every layer (for backprop).
+
+        Returns (inputs, pre_activations): inputs[i] is what layer i saw,
+        pre_activations[i] what it produced before its activation.
+        """
+        inputs, pre_activations = [], []
+        A = X
+        for i, layer in enumerate(self.layers):
+            inputs.append(A)
+            Z = layer.forward(A)
+            pre_activations.append(Z)
+            A = activate(self.activation, Z) if i < len(self.layers) - 1 else Z
+        return inputs, pre_activations
+
+    def logits(self, X) -> np.ndarray:
+        """The output layer's pre-activations z_L, (n_samples, n_outputs)."""
+        A = self._check_X(X)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            A = layer.forward(A)
+            if i < last:
+                A = activate(self.activation, A)
+        return A
+
+    def _output(self, X) -> np.ndarray:
+        return activate(self.out_activation, self.logits(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, the same array ``MLPClassifier.predict_proba`` gives."""
+        P = self._output(X)
+        if P.shape[1] == 1 and not self.multilabel:
+            p = P.ravel()
+            return np.vstack([1 - p, p]).T
+        return P
+
+    def predict(self, X) -> np.ndarray:
+        P = self._output(X)
+        if self.multilabel:
+            return (P > 0.5).astype(int)
+        if P.shape[1] == 1:
+            return self.classes[(P.ravel() > 0.5).astype(int)]
+        return self.classes[np.argmax(P, axis=1)]
+
+    def score(self, X, y) -> float:
+        """Accuracy (subset accuracy for multilabel), like ``MLPClassifier.score``."""
+        y_pred = self.predict(X)
+        y = np.asarray(y)
+        if y.shape[0] != y_pred.shape[0]:
+            raise ValueError(f"X and y must have the same number of samples; got {y_pred.shape[0]} and {y.shape[0]}")
+        if self.multilabel:
+            return float(np.mean(np.all(y_pred == y, axis=1)))
+        return float(np.mean(y_pred == y))
+
+    # --- conversions ---------------------------------------------------------
+    def copy(self) -> "Network":
+        return copy.deepcopy(self)
+
+    def replace_layers(self, layers) -> "Network":
+        """A network with the same activations and classes but other layers."""
+        return Network(layers, activation=self.activation, out_activation=self.out_activation,
+                       classes=self.classes, multilabel=self.multilabel)
+
+    def astype(self, dtype) -> "Network":
+        """The same network with every float array stored in ``dtype``."""
+        return self.replace_layers([layer.astype(dtype) for layer in self.layers])
+
+    def to_dense(self) -> "Network":
+        return self.replace_layers([layer.to_dense() for layer in self.layers])
+
+    def to_sklearn(self):
+        """An ``MLPClassifier`` with this network's (dense) weights, so that
+        scikit-learn itself can score a compressed model."""
+        from .models import mlp_from_arrays
+
+        dense = [layer.to_dense() for layer in self.layers]
+        return mlp_from_arrays(
+            coefs=[d.weight for d in dense], intercepts=[d.bias for d in dense],
+            activation=self.activation, out_activation=self.out_activation,
+            classes=self.classes, multilabel=self.multilabel)
+
+    # --- files ----------------------------------------------------------------
+    def save(self, file) -> None:
+        """Write every array needed to rebuild the network with ``np.savez_compressed``.
+
+        ``file`` is a path or a binary file object. Only numeric and string
+        arrays are written: the file loads with ``allow_pickle=False``.
+        """
+        entries = {
+            "activation": np.array(self.activation),
+            "out_activation": np.array(self.out_activation),
+            "classes": self.classes,
+            "multilabel": np.array(self.multilabel),
+            "kinds": np.array([layer.kind for layer in self.layers]),
+        }
+        for i, layer in enumerate(self.layers):
+            for name, array in layer.arrays().items():
+                entries[f"layer{i}.{name}"] = np.asarray(array)
+        np.savez_compressed(file, **entries)
+
+    def serialized_bytes(self) -> int:
+        """Length in bytes of the file ``save`` writes: the honest size on disk."""
+        buffer = io.BytesIO()
+        self.save(buffer)
+        return buffer.getbuffer().nbytes
+
+    @classmethod
+    def load(cls, file) -> "Network":
+        with np.load(file, allow_pickle=False) as f:
+            layers = []
+            for i, kind in enumerate(f["kinds"]):
+                if str(kind) not in LAYER_KINDS:
+                    raise ValueError(f"layer kind must be one of {sorted(LAYER_KINDS)}; got {str(kind)!r}")
+                prefix = f"layer{i}."
+                arrays = {k[len(prefix):]: f[k] for k in f.files if k.startswith(prefix)}
+                layers.append(LAYER_KINDS[str(kind)].from_arrays(arrays))
+            return cls(layers, activation=str(f["activation"]), out_activation=str(f["out_activation"]),
+                       classes=f["classes"], multilabel=bool(f["multilabel"]))
+
+    def __repr__(self):
+        shape = " -> ".join([str(self.n_features)] + [str(layer.n_outputs) for layer in self.layers])
+        kinds = ", ".join(layer.kind for layer in self.layers)
+        return (f"Network({shape}; {self.activation}/{self.out_activation}; layers: {kinds}; "
+                f"{self.n_params:,} params)")
+
+
+def from_sklearn(mlp) -> Network:
+    """Convert a fitted ``sklearn.neural_network.MLPClassifier`` into a ``Network``.
+
+    The weights are copied, so compressing the network leaves ``mlp`` intact.
+    ``Network.predict_proba`` then equals ``mlp.predict_proba`` to rounding.
+    """
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.utils.validation import check_is_fitted
+
+    if not isinstance(mlp, MLPClassifier):
+        raise TypeError(f"from_sklearn needs a fitted sklearn.neural_network.MLPClassifier; "
+                        f"got {type(mlp).__name__}")
+    check_is_fitted(mlp, ["coefs_", "intercepts_"])
+    layers = [Dense(W.copy(), b.copy()) for W, b in zip(mlp.coefs_, mlp.intercepts_)]
+    multilabel = mlp._label_binarizer.y_type_ == "multilabel-indicator"
+    return Network(layers, activation=mlp.activation, out_activation=mlp.out_activation_,
+                   classes=np.asarray(mlp.classes_), multilabel=multilabel)
+

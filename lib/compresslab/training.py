@@ -1,0 +1,293 @@
+"""One NumPy training engine for every technique.
+
+scikit-learn's MLP cannot train with pruning masks, fake quantization or soft
+targets, so the suite trains ``Network`` objects here. Techniques never write
+their own loop; they plug into three hooks:
+
+- ``weight_transform(layer_index, name, w) -> w_used``: the forward pass uses
+  ``w_used`` and the gradient with respect to ``w_used`` is applied to the
+  float master weight ``w`` (the straight-through estimator, Bengio et al.
+  2013; fake quantization in QAT, Jacob et al. 2018).
+- ``gradient_transform(layer_index, name, g) -> g_used``: changes a gradient
+  before the optimizer sees it (quantized gradients).
+- ``after_step(network)``: runs after every optimizer step (re-apply pruning
+  masks: a projection onto the allowed weights).
+
+Loss, for a batch of N samples with one-hot targets Y, student logits z,
+teacher logits t and temperature T (Hinton et al. 2015, "Distilling the
+Knowledge in a Neural Network"):
+
+    L = (1 - alpha) CE(Y, softmax(z)) + alpha T^2 CE(softmax(t/T), softmax(z/T))
+        + l2/2 sum ||W||^2
+
+with CE(Q, P) = -1/N sum_n sum_k Q_nk log P_nk. The T^2 keeps the soft
+term's gradient, T (softmax(z/T) - softmax(t/T)) / N, on the same scale as
+the hard one when T changes. Outputs with a logistic unit use binary
+cross-entropy; soft targets need softmax (the lecture's stated limitation
+of distillation).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._validation import check_array_2d, check_choice, check_float, check_int
+from .network import Network, activate, activation_derivative
+
+WeightTransform = Callable[[int, str, np.ndarray], np.ndarray]
+GradientTransform = Callable[[int, str, np.ndarray], np.ndarray]
+AfterStep = Callable[[Network], None]
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass
+class History:
+    """What happened during ``train``: one entry per epoch."""
+
+    loss: list = field(default_factory=list)
+    train_accuracy: list = field(default_factory=list)
+    test_accuracy: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+
+# ----------------------------------------------------------------------------
+# Targets and loss
+# ----------------------------------------------------------------------------
+
+def target_matrix(network: Network, y) -> np.ndarray:
+    """Labels -> the matrix the output layer is trained towards (n_samples, n_outputs)."""
+    y = np.asarray(y)
+    n_out = network.layers[-1].n_outputs
+    if network.multilabel:
+        if y.ndim != 2 or y.shape[1] != n_out:
+            raise ValueError(f"multilabel y must be an indicator matrix with {n_out} columns; got shape {y.shape}")
+        return y.astype(float)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,); got shape {y.shape}")
+    unknown = np.setdiff1d(y, network.classes)
+    if unknown.size:
+        raise ValueError(f"y must only hold the network's classes {network.classes.tolist()}; "
+                         f"got {unknown[:5].tolist()}")
+    index = np.searchsorted(network.classes, y) if _sorted(network.classes) else \
+        np.array([np.flatnonzero(network.classes == v)[0] for v in y])
+    if n_out == 1:
+        return index.reshape(-1, 1).astype(float)
+    Y = np.zeros((len(y), n_out))
+    Y[np.arange(len(y)), index] = 1.0
+    return Y
+
+
+def _sorted(a) -> bool:
+    return bool(np.all(a[:-1] <= a[1:]))
+
+
+def loss_and_gradients(network: Network, X, Y, *, teacher_logits=None, temperature=1.0, alpha=0.0,
+                       l2=0.0, weight_transform: Optional[WeightTransform] = None):
+    """Loss and the gradient of every parameter, by backpropagation.
+
+    ``Y`` is a target matrix (see ``target_matrix``). Returns
+    ``(loss, grads)`` with ``grads[i][name]`` shaped like ``layers[i].params[name]``.
+    With ``weight_transform`` the forward pass uses the transformed weights and
+    the gradients are those of the transformed weights (straight-through).
+    """
+    n = X.shape[0]
+    masters = _swap_in_transformed(network, weight_transform)
+    try:
+        inputs, pre = network.forward_all(X)
+        logits = pre[-1]
+        if network.out_activation == "softmax":
+            P = activate("softmax", logits)
+            loss = (1 - alpha) * -np.sum(Y * np.log(np.clip(P, 1e-300, None))) / n
+            grad = (1 - alpha) * (P - Y) / n                 # (n, n_out)
+        else:
+            P = activate("logistic", logits)
+            P_safe = np.clip(P, 1e-15, 1 - 1e-15)
+            loss = (1 - alpha) * -np.sum(Y * np.log(P_safe) + (1 - Y) * np.log(1 - P_safe)) / n
+            grad = (1 - alpha) * (P - Y) / n
+        if alpha > 0:
+            if network.out_activation != "softmax":
+                raise ValueError("soft targets need a softmax output (multiclass); "
+                                 f"this network's output is {network.out_activation!r}")
+            T = temperature
+            Q = activate("softmax", teacher_logits / T)          # teacher's soft targets
+            log_PT = np.log(np.clip(activate("softmax", logits / T), 1e-300, None))
+            loss += alpha * T**2 * -np.sum(Q * log_PT) / n
+            grad = grad + alpha * T * (np.exp(log_PT) - Q) / n
+        grads = [None] * len(network.layers)
+        for i in reversed(range(len(network.layers))):
+            grad_in, grads[i] = network.layers[i].backward(inputs[i], grad)
+            if i > 0:
+                grad = grad_in * activation_derivative(network.activation, pre[i - 1], inputs[i])
+        if l2:
+            for i, layer in enumerate(network.layers):
+                for name, w in layer.params.items():
+                    if name != "bias":
+                        loss += 0.5 * l2 * np.sum(w**2)
+                        grads[i][name] = grads[i][name] + l2 * w
+    finally:
+        _restore(network, masters)
+    return float(loss), grads
+
+
+def _swap_in_transformed(network, weight_transform):
+    """Replace params by their transformed values; return the masters to restore."""
+    if weight_transform is None:
+        return None
+    masters = []
+    for i, layer in enumerate(network.layers):
+        masters.append(dict(layer.params))
+        for name, w in masters[-1].items():
+            layer.params[name] = weight_transform(i, name, w)
+    return masters
+
+
+def _restore(network, masters):
+    if masters is not None:
+        for layer, params in zip(network.layers, masters):
+            layer.params.update(params)
+
+
+# ----------------------------------------------------------------------------
+# Optimizers
+# ----------------------------------------------------------------------------
+
+class _Adam:
+    """Adam (Kingma & Ba 2015) with bias correction."""
+
+    def __init__(self, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.b1, self.b2, self.eps = learning_rate, beta1, beta2, eps
+        self.m, self.v, self.t = {}, {}, 0
+
+    def step(self, key, w, g):
+        m = self.m.get(key, 0.0) * self.b1 + (1 - self.b1) * g
+        v = self.v.get(key, 0.0) * self.b2 + (1 - self.b2) * g * g
+        self.m[key], self.v[key] = m, v
+        m_hat = m / (1 - self.b1**self.t)
+        v_hat = v / (1 - self.b2**self.t)
+        w -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class _SGD:
+    """Mini-batch SGD with (heavy-ball) momentum: v <- mu v - lr g; w <- w + v."""
+
+    def __init__(self, learning_rate, momentum=0.9):
+        self.lr, self.mu, self.velocity, self.t = learning_rate, momentum, {}, 0
+
+    def step(self, key, w, g):
+        v = self.mu * self.velocity.get(key, 0.0) - self.lr * g
+        self.velocity[key] = v
+        w += v
+
+
+# ----------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------
+
+def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam", learning_rate=1e-3,
+          momentum=0.9, l2=0.0, teacher_logits=None, temperature=1.0, alpha=0.0,
+          weight_transform: Optional[WeightTransform] = None,
+          gradient_transform: Optional[GradientTransform] = None,
+          after_step: Optional[AfterStep] = None,
+          X_test=None, y_test=None, random_state=0, progress=True,
+          on_epoch: Optional[Callable[[int, History], None]] = None) -> History:
+    """Train ``network`` in place by mini-batch gradient descent; return its ``History``.
+
+    Parameters
+    ----------
+    network : the ``Network`` to train (its float params are updated in place).
+    X, y : training data; y as labels from ``network.classes``.
+    epochs, batch_size : passes over the data and samples per step.
+    optimizer : "adam" or "sgd" (with ``momentum``).
+    l2 : L2 penalty on the weights (not the biases).
+    teacher_logits : (n_samples, n_classes) teacher logits aligned with X, for
+        distillation with ``temperature`` T and soft-loss weight ``alpha``.
+    weight_transform, gradient_transform, after_step : the hooks (module doc).
+    X_test, y_test : optional held-out data for the per-epoch test accuracy.
+    random_state : seed of the batch order; the run is deterministic.
+    progress : show a tqdm progress bar (a widget in JupyterLab).
+    on_epoch : called as on_epoch(epoch, history) after each epoch.
+    """
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a compresslab Network; got {type(network).__name__}")
+    X = check_array_2d("X", X, n_features=network.n_features).astype(network.dtype, copy=False)
+    Y = target_matrix(network, y)
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X and y must have the same number of samples; got {X.shape[0]} and {Y.shape[0]}")
+    epochs = check_int("epochs", epochs, low=1)
+    batch_size = check_int("batch_size", batch_size, low=1)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    learning_rate = check_float("learning_rate", learning_rate, low=0, low_open=True)
+    l2 = check_float("l2", l2, low=0)
+    alpha = check_float("alpha", alpha, low=0, high=1)
+    temperature = check_float("temperature", temperature, low=0, low_open=True)
+    if alpha > 0:
+        if teacher_logits is None:
+            raise ValueError("alpha > 0 weights the soft-target loss, so teacher_logits are needed; got None")
+        teacher_logits = check_array_2d("teacher_logits", teacher_logits,
+                                        n_features=network.layers[-1].n_outputs)
+        if teacher_logits.shape[0] != X.shape[0]:
+            raise ValueError(f"teacher_logits must have one row per sample ({X.shape[0]}); "
+                             f"got {teacher_logits.shape[0]}")
+    has_test = X_test is not None and y_test is not None
+
+    rng = check_random_state(random_state)
+    opt = _Adam(learning_rate) if optimizer == "adam" else _SGD(learning_rate, momentum)
+    history = History()
+    bar = _progress_bar(epochs, progress)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        order = rng.permutation(X.shape[0])
+        total = 0.0
+        for first in range(0, X.shape[0], batch_size):
+            batch = order[first:first + batch_size]
+            soft = teacher_logits[batch] if alpha > 0 else None
+            loss, grads = loss_and_gradients(network, X[batch], Y[batch], teacher_logits=soft,
+                                             temperature=temperature, alpha=alpha, l2=l2,
+                                             weight_transform=weight_transform)
+            total += loss * len(batch)
+            opt.t += 1
+            for i, layer in enumerate(network.layers):
+                for name, g in grads[i].items():
+                    if gradient_transform is not None:
+                        g = gradient_transform(i, name, g)
+                    opt.step((i, name), layer.params[name], g)
+            if after_step is not None:
+                after_step(network)
+        history.loss.append(total / X.shape[0])
+        history.train_accuracy.append(_accuracy(network, X, y, weight_transform))
+        if has_test:
+            history.test_accuracy.append(_accuracy(network, X_test, y_test, weight_transform))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{history.loss[-1]:.4f}", acc=f"{history.train_accuracy[-1]:.3f}")
+        if on_epoch is not None:
+            on_epoch(epoch, history)
+    history.seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    return history
+
+
+def _accuracy(network, X, y, weight_transform):
+    """Accuracy of the network as it is used: with the transformed weights."""
+    masters = _swap_in_transformed(network, weight_transform)
+    try:
+        return network.score(X, y)
+    finally:
+        _restore(network, masters)
+
+
+def _progress_bar(epochs, progress):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=epochs, desc="training", unit="epoch", leave=False)
