@@ -1,0 +1,177 @@
+import numpy as np
+import pytest
+
+from compresslab.network import Dense, Network
+from compresslab.training import History, loss_and_gradients, target_matrix, train
+
+
+def _random_net(rng, sizes, activation, out_activation="softmax", classes=None):
+    layers = [Dense(rng.normal(scale=0.7, size=(a, b)), rng.normal(scale=0.1, size=b))
+              for a, b in zip(sizes, sizes[1:])]
+    return Network(layers, activation=activation, out_activation=out_activation, classes=classes)
+
+
+def _numeric_gradient(net, X, Y, eps=1e-6, **kwargs):
+    grads = []
+    for layer in net.layers:
+        g = {}
+        for name, w in layer.params.items():
+            g[name] = np.zeros_like(w)
+            for idx in np.ndindex(w.shape):
+                old = w[idx]
+                w[idx] = old + eps
+                up, _ = loss_and_gradients(net, X, Y, **kwargs)
+                w[idx] = old - eps
+                down, _ = loss_and_gradients(net, X, Y, **kwargs)
+                w[idx] = old
+                g[name][idx] = (up - down) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("loss", ["hard", "soft", "hard+l2"])
+def test_gradients_match_finite_differences(activation, loss):
+    rng = np.random.default_rng(1)
+    net = _random_net(rng, [4, 5, 3, 3], activation)
+    X = rng.normal(size=(6, 4))
+    Y = target_matrix(net, rng.integers(0, 3, 6))
+    kwargs = {}
+    if loss == "soft":
+        kwargs = dict(teacher_logits=rng.normal(size=(6, 3)) * 3, temperature=4.0, alpha=0.7)
+    if loss == "hard+l2":
+        kwargs = dict(l2=0.1)
+    _, grads = loss_and_gradients(net, X, Y, **kwargs)
+    numeric = _numeric_gradient(net, X, Y, **kwargs)
+    for g, n in zip(grads, numeric):
+        for name in g:
+            np.testing.assert_allclose(g[name], n[name], rtol=1e-5, atol=1e-7)
+
+
+def test_logistic_output_gradient_matches_finite_differences():
+    rng = np.random.default_rng(2)
+    net = _random_net(rng, [3, 4, 1], "tanh", out_activation="logistic", classes=np.array([0, 1]))
+    X = rng.normal(size=(5, 3))
+    Y = target_matrix(net, rng.integers(0, 2, 5))
+    _, grads = loss_and_gradients(net, X, Y)
+    numeric = _numeric_gradient(net, X, Y)
+    for g, n in zip(grads, numeric):
+        for name in g:
+            np.testing.assert_allclose(g[name], n[name], rtol=1e-5, atol=1e-8)
+
+
+def test_soft_loss_at_temperature_one_with_teacher_equal_targets_is_hard_loss():
+    rng = np.random.default_rng(3)
+    net = _random_net(rng, [4, 3], "relu")
+    X = rng.normal(size=(5, 4))
+    labels = rng.integers(0, 3, 5)
+    Y = target_matrix(net, labels)
+    hard, _ = loss_and_gradients(net, X, Y)
+    # a teacher whose softmax is (almost) one-hot gives the same loss at T = 1
+    soft, _ = loss_and_gradients(net, X, Y, teacher_logits=Y * 200.0, temperature=1.0, alpha=1.0)
+    assert soft == pytest.approx(hard, rel=1e-9)
+
+
+def test_weight_transform_is_straight_through():
+    """The forward pass sees the transformed weights; their gradient goes to the masters."""
+    rng = np.random.default_rng(4)
+    net = _random_net(rng, [4, 5, 3], "relu")
+    X, Y = rng.normal(size=(6, 4)), target_matrix(net, rng.integers(0, 3, 6))
+    rounded = lambda i, name, w: np.round(w * 4) / 4 if name == "weight" else w
+    masters = [layer.weight.copy() for layer in net.layers]
+    loss, grads = loss_and_gradients(net, X, Y, weight_transform=rounded)
+    # the same loss and gradients as a network that really holds the rounded weights
+    twin = net.replace_layers([Dense(np.round(l.weight * 4) / 4, l.bias) for l in net.layers])
+    loss_twin, grads_twin = loss_and_gradients(twin, X, Y)
+    assert loss == pytest.approx(loss_twin, rel=1e-12)
+    for g, t in zip(grads, grads_twin):
+        np.testing.assert_allclose(g["weight"], t["weight"], rtol=1e-12)
+    for layer, master in zip(net.layers, masters):   # masters untouched
+        np.testing.assert_array_equal(layer.weight, master)
+
+
+def test_hooks_are_called(digits_net, digits):
+    calls = {"grad": 0, "after": 0}
+    mask = np.abs(digits_net.layers[0].weight) > 0.05
+
+    def gradient_transform(i, name, g):
+        calls["grad"] += 1
+        return g
+
+    def after_step(net):
+        calls["after"] += 1
+        net.layers[0].params["weight"] *= mask          # a pruning mask, re-applied
+
+    train(digits_net, digits.X_train[:256], digits.y_train[:256], epochs=2, batch_size=64,
+          gradient_transform=gradient_transform, after_step=after_step, progress=False)
+    assert calls["after"] == 2 * 4
+    assert calls["grad"] == 2 * 4 * 6                # 3 layers x (weight, bias)
+    assert np.all(digits_net.layers[0].weight[~mask] == 0)
+
+
+@pytest.mark.parametrize("optimizer, lr", [("adam", 1e-2), ("sgd", 0.1)])
+def test_training_lowers_loss_and_learns(optimizer, lr, digits):
+    rng = np.random.default_rng(0)
+    net = _random_net(rng, [64, 32, 10], "relu")
+    for layer in net.layers:
+        layer.params["weight"] *= 0.2
+    h = train(net, digits.X_train, digits.y_train, epochs=8, optimizer=optimizer, learning_rate=lr,
+              X_test=digits.X_test, y_test=digits.y_test, progress=False)
+    assert isinstance(h, History) and h.epochs == 8
+    assert h.loss[-1] < 0.5 * h.loss[0]
+    assert h.test_accuracy[-1] > 0.85
+    assert len(h.train_accuracy) == len(h.test_accuracy) == 8
+
+
+def test_training_is_deterministic(digits_mlp, digits):
+    from compresslab.network import from_sklearn
+
+    a, b = from_sklearn(digits_mlp), from_sklearn(digits_mlp)
+    ha = train(a, digits.X_train, digits.y_train, epochs=2, progress=False, random_state=7)
+    hb = train(b, digits.X_train, digits.y_train, epochs=2, progress=False, random_state=7)
+    assert ha.loss == hb.loss
+    np.testing.assert_array_equal(a.layers[0].weight, b.layers[0].weight)
+
+
+def test_fine_tuning_pretrained_for_one_epoch_keeps_accuracy(mnist_net, mnist5k):
+    net = mnist_net.copy()
+    before = net.score(mnist5k.X_test, mnist5k.y_test)
+    train(net, mnist5k.X_train, mnist5k.y_train, epochs=1, learning_rate=1e-4, progress=False)
+    assert net.score(mnist5k.X_test, mnist5k.y_test) >= before - 0.01
+
+
+def test_distillation_moves_student_towards_teacher(digits_net, digits):
+    rng = np.random.default_rng(0)
+    student = _random_net(rng, [64, 16, 10], "relu")
+    teacher_logits = digits_net.logits(digits.X_train)
+    train(student, digits.X_train, digits.y_train, epochs=10, teacher_logits=teacher_logits,
+          temperature=4.0, alpha=0.9, learning_rate=1e-2, progress=False)
+    agree = np.mean(student.predict(digits.X_test) == digits_net.predict(digits.X_test))
+    assert agree > 0.85
+
+
+def test_progress_bar_runs(digits_net, digits, capsys):
+    train(digits_net, digits.X_train[:100], digits.y_train[:100], epochs=1, progress=True)
+    assert "training" in capsys.readouterr().err
+
+
+def test_bad_training_arguments(digits_net, digits):
+    X, y = digits.X_train[:50], digits.y_train[:50]
+    with pytest.raises(ValueError, match=r"epochs must be in \[1, inf\]; got 0"):
+        train(digits_net, X, y, epochs=0, progress=False)
+    with pytest.raises(ValueError, match="optimizer must be one of.*'rmsprop'"):
+        train(digits_net, X, y, optimizer="rmsprop", progress=False)
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]; got 1.5"):
+        train(digits_net, X, y, alpha=1.5, progress=False)
+    with pytest.raises(ValueError, match="teacher_logits are needed"):
+        train(digits_net, X, y, alpha=0.5, progress=False)
+    with pytest.raises(ValueError, match=r"temperature must be in \(0, inf\]; got 0"):
+        train(digits_net, X, y, temperature=0, progress=False)
+    with pytest.raises(ValueError, match="same number of samples"):
+        train(digits_net, X, y[:10], progress=False)
+    with pytest.raises(ValueError, match="classes"):
+        train(digits_net, X, y + 20, progress=False)
+    with pytest.raises(TypeError, match="Network"):
+        train("net", X, y)
+    with pytest.raises(TypeError, match="integer"):
+        train(digits_net, X, y, batch_size=3.5, progress=False)
