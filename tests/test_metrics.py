@@ -116,3 +116,20 @@ def test_bad_metric_arguments(digits_net, digits):
         speedup(digits_net, digits_net, digits.X_test, repeats=0)
     with pytest.raises(TypeError, match="Network"):
         evaluate(object(), digits)
+
+
+def test_serialized_bytes_memo_follows_content(digits_net):
+    first = digits_net.serialized_bytes()
+    assert digits_net.copy().serialized_bytes() == first
+    changed = digits_net.copy()
+    changed.layers[0].params["weight"][:] = 0.0          # zeros deflate to almost nothing
+    assert changed.serialized_bytes() < first / 2
+
+
+def test_evaluate_with_baseline_seconds(digits_net, digits):
+    from compresslab.metrics import time_forward
+
+    seconds = time_forward(digits_net, digits.X_test)
+    report = evaluate(digits_net.astype("float32"), digits, digits_net, baseline_seconds=seconds, repeats=3)
+    assert report.speedup_measured == pytest.approx(seconds / report.seconds)
+    assert report.seconds > 0

@@ -54,3 +54,11 @@ def test_bad_model_arguments(digits):
         train_baseline(digits, hidden_layer_sizes=(0,))
     with pytest.raises(TypeError, match="Dataset"):
         train_baseline(42)
+
+
+def test_benchmark_core_section_runs():
+    from compresslab.bench import bench_core
+
+    (row,) = bench_core(["digits"])
+    assert row["dataset"] == "digits" and row["test_samples"] == 450
+    assert row["network_ms"] > 0 and row["raw_ms"] > 0 and row["epoch_s"] > 0

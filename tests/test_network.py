@@ -117,3 +117,18 @@ def test_bad_inputs(digits_net):
         digits_net.astype("float16")
     with pytest.raises(ValueError, match="bias must have shape"):
         Dense(np.ones((2, 3)), np.ones(2))
+
+
+def test_random_network_shapes_and_init_bounds():
+    from compresslab.network import random_network
+
+    net = random_network((64, 20, 10), random_state=3)
+    assert [l.weight.shape for l in net.layers] == [(64, 20), (20, 10)]
+    bound = np.sqrt(6 / (64 + 20))
+    assert np.abs(net.layers[0].weight).max() <= bound
+    assert np.abs(net.layers[0].weight).max() > 0.9 * bound
+    again = random_network((64, 20, 10), random_state=3)
+    np.testing.assert_array_equal(net.layers[1].weight, again.layers[1].weight)
+    assert random_network((4, 3), dtype="float32").dtype == np.float32
+    with pytest.raises(ValueError, match="layer_sizes"):
+        random_network((64,))

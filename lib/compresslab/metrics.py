@@ -87,9 +87,10 @@ def blas_threads() -> int:
     return max(counts) if counts else 1
 
 
-def time_forward(network: Network, X, repeats: int = 7) -> float:
-    """Median seconds of ``network.logits(X)`` after one warm-up call."""
-    network.logits(X)
+def time_forward(network: Network, X, repeats: int = 7, warmup: bool = True) -> float:
+    """Median seconds of ``network.logits(X)`` (after one warm-up call)."""
+    if warmup:
+        network.logits(X)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -160,15 +161,21 @@ class Report:
 
 
 def evaluate(network: Network, dataset, baseline: Network | None = None, *, measure=True,
-             repeats: int = 5, baseline_dtype="float64", label: str = "") -> Report:
+             repeats: int = 5, baseline_dtype="float64", baseline_seconds: float | None = None,
+             label: str = "") -> Report:
     """Accuracy on the test split and every size/speed criterion against ``baseline``.
 
     ``baseline`` defaults to ``network`` itself (alpha = 1, delta = 1 for a
-    float64 network). ``measure=False`` skips the timing (slider-speed use).
+    float64 network). ``measure=False`` skips the timing. For slider speed,
+    ``baseline_seconds`` (the baseline's forward time on the test set, timed
+    once with ``time_forward``) replaces the interleaved timing: only the
+    network is timed, and measured delta = baseline_seconds / its time.
     """
     _check_network("network", network)
     baseline = network if baseline is None else baseline
     _check_network("baseline", baseline)
+    if not hasattr(dataset, "X_test"):
+        raise TypeError(f"dataset must be a compresslab Dataset; got {type(dataset).__name__}")
     X, y = dataset.X_test, dataset.y_test
     reference = baseline.astype(float_dtype(baseline_dtype)) if baseline_dtype is not None else baseline
     n = X.shape[0]
@@ -180,7 +187,10 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
                     alpha_params=ref_size["params"] / size["params"],
                     alpha_bytes=ref_size["bytes"] / size["bytes"],
                     speedup_theoretical=reference.flops(n) / network.flops(n), label=label)
-    if measure:
+    if measure and baseline_seconds is not None:
+        report.seconds = time_forward(network, X, repeats=repeats, warmup=False)  # score() warmed it
+        report.speedup_measured = baseline_seconds / report.seconds
+    elif measure:
         timing = speedup(reference, network, X, repeats=repeats)
         report.speedup_measured, report.seconds = timing.measured, timing.seconds_compressed
     return report

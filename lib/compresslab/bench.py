@@ -1,0 +1,113 @@
+"""Benchmarks: ``python -m compresslab.bench`` prints what the suite costs here.
+
+Speed is measured by this command, never by timed tests. Every timing is the
+median of several repeats after a warm-up; the BLAS thread count is printed.
+
+Sections:
+- core: forward pass through ``Network`` vs the raw ``X @ W + b`` chain
+  (the engine's overhead), ``evaluate``, one training epoch, ``load_pretrained``;
+- dashboards: how long one control change takes inside the kernel.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from .data import load_dataset
+from .metrics import blas_threads, evaluate
+from .models import load_pretrained
+from .network import activate, from_sklearn
+from .training import train
+
+
+def median_seconds(fn, repeats=7, warmup=1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def interleaved_medians(fns, repeats=15) -> list[float]:
+    """Median seconds of each function, timed in turns (a, b, a, b, ...) so that
+    a busy moment of the machine hits all of them alike."""
+    for fn in fns:
+        fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, t in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
+
+
+def raw_forward(weights, biases, X):
+    """The same model as a bare chain of matrix products (the lower bound)."""
+    A = X
+    for W, b in zip(weights[:-1], biases[:-1]):
+        A = np.maximum(A @ W + b, 0)
+    return activate("softmax", A @ weights[-1] + biases[-1])
+
+
+def bench_core(names=("digits", "mnist-5k")) -> list[dict]:
+    rows = []
+    for name in names:
+        ds = load_dataset(name)
+        load_s = median_seconds(lambda: load_pretrained(name), repeats=5)
+        net = from_sklearn(load_pretrained(name))
+        W = [layer.weight for layer in net.layers]
+        b = [layer.bias for layer in net.layers]
+        X = ds.X_test
+        net_s, raw_s = interleaved_medians([lambda: net.predict_proba(X), lambda: raw_forward(W, b, X)],
+                                           repeats=21)
+        eval_s = median_seconds(lambda: evaluate(net, ds), repeats=3)
+        eval_fast_s = median_seconds(lambda: evaluate(net, ds, measure=False), repeats=5)
+        epoch_s = median_seconds(lambda: train(net.copy(), ds.X_train, ds.y_train, epochs=1,
+                                               progress=False), repeats=3, warmup=0)
+        rows.append(dict(dataset=name, test_samples=len(X), network_ms=1e3 * net_s, raw_ms=1e3 * raw_s,
+                         overhead=net_s / raw_s, evaluate_ms=1e3 * eval_s, evaluate_nomeasure_ms=1e3 * eval_fast_s,
+                         epoch_s=epoch_s, load_pretrained_ms=1e3 * load_s))
+    return rows
+
+
+def print_table(rows, title):
+    print(f"\n{title}")
+    if not rows:
+        return
+    keys = list(rows[0])
+    widths = [max(len(k), *(len(_fmt(r[k])) for r in rows)) for k in keys]
+    print("  ".join(k.rjust(w) for k, w in zip(keys, widths)))
+    for r in rows:
+        print("  ".join(_fmt(r[k]).rjust(w) for k, w in zip(keys, widths)))
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}"
+    return str(v)
+
+
+SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network vs raw X @ W chain; "
+                                 "evaluate; one training epoch; load_pretrained")}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m compresslab.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("sections", nargs="*", default=list(SECTIONS), help=f"any of {list(SECTIONS)}")
+    args = parser.parse_args(argv)
+    print(f"compresslab benchmark | numpy {np.__version__} | BLAS threads: {blas_threads()}")
+    for section in args.sections:
+        if section not in SECTIONS:
+            parser.error(f"section must be one of {list(SECTIONS)}; got {section!r}")
+        fn, title = SECTIONS[section]
+        print_table(fn(), title)
+
+
+if __name__ == "__main__":
+    main()
