@@ -37,11 +37,12 @@ class ArchitectureFigure:
     def __init__(self, max_layers=3):
         self.fig, (self.ax_size, self.ax_trade) = new_figure(1, 2, figsize=(10, 3.8))
         y = np.arange(max_layers)
-        self.bars64 = self.ax_size.barh(y - 0.2, np.zeros(max_layers), height=0.4, label="float64")
-        self.bars32 = self.ax_size.barh(y + 0.2, np.zeros(max_layers), height=0.4, label="float32")
+        self.bars64 = self.ax_size.barh(y - 0.2, np.ones(max_layers), height=0.4, label="float64")
+        self.bars32 = self.ax_size.barh(y + 0.2, np.ones(max_layers), height=0.4, label="float32")
         self.ax_size.set_yticks(y)
         self.ax_size.invert_yaxis()
         self.ax_size.set_xscale("log")
+        self.ax_size.set_xlim(0.1, 1e4)
         self.ax_size.set_xlabel("size of the layer (KB, weights + biases)")
         self.ax_size.set_title("Where the bytes are")
         for (name, size), style in zip(DEVICE_MEMORY_BYTES.items(), (":", "--")):
@@ -53,11 +54,15 @@ class ArchitectureFigure:
                                              label="current architecture")
         self.untrained = self.ax_trade.axvline(np.nan, color="tab:red", linestyle="--", alpha=0.6)
         self.ax_trade.set_xscale("log")
+        self.ax_trade.set_xlim(1, 1e4)
+        self.ax_trade.set_ylim(0, 1)
         self.ax_trade.set_xlabel("model size (KB, float64)")
         self.ax_trade.set_ylabel("test accuracy")
         self.ax_trade.set_title("Accuracy against size")
         self.ax_trade.legend(fontsize=7, loc="lower right")
         self.ax_trade.grid(alpha=0.3)
+        for ax in (self.ax_size, self.ax_trade):
+            ax.minorticks_off()         # log axes: minor ticks cost ~10 ms per redraw
         self.fig.tight_layout()
 
     def update(self, layer_names, layer_bytes64, points, current):
@@ -65,7 +70,7 @@ class ArchitectureFigure:
         (size_bytes, accuracy or None)."""
         layer_bytes64 = list(layer_bytes64)
         for i, (bar64, bar32) in enumerate(zip(self.bars64, self.bars32)):
-            size = kilobytes(layer_bytes64[i]) if i < len(layer_bytes64) else 0.0
+            size = kilobytes(layer_bytes64[i]) if i < len(layer_bytes64) else 1e-9   # hidden: log axis
             bar64.set_width(size)
             bar32.set_width(size / 2)
         labels = list(layer_names) + [""] * (len(self.bars64) - len(layer_names))
@@ -87,4 +92,6 @@ class ArchitectureFigure:
         self.ax_trade.set_xlim(min(all_x) / 2, max(all_x) * 2)
         low = min(ys + ([accuracy] if accuracy is not None else []) + [0.9])
         self.ax_trade.set_ylim(max(0.0, low - 0.05), 1.0)
+        for ax in (self.ax_size, self.ax_trade):
+            ax.minorticks_off()
         self.fig.canvas.draw_idle()

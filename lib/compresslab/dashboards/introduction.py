@@ -1,0 +1,147 @@
+"""The introduction's dashboard: what does an architecture cost, and what does it buy?
+
+Choose a dataset and the hidden layer sizes; see parameters, bytes, FLOPs,
+measured latency and accuracy. The pretrained baseline (LeNet-300-100 on
+mnist-5k, 64-32 on digits) is there at once; any other architecture can be
+trained live behind the "Train" button (a progress bar shows the epochs),
+and every trained architecture stays on the accuracy-against-size plot.
+
+Compression rate alpha and speedup delta are against the pretrained float64
+baseline of the chosen dataset: a smaller architecture *is* a compressed model.
+"""
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ..data import load_dataset
+from ..metrics import evaluate, time_forward
+from ..models import DEFAULT_HIDDEN_LAYER_SIZES, load_pretrained
+from ..network import from_sklearn, random_network
+from ..plots import ArchitectureFigure
+from ..training import train
+from .base import Dashboard, fmt_bytes, figure_widget, readout_table
+
+FIRST_LAYER_SIZES = (8, 16, 32, 64, 100, 200, 300)
+SECOND_LAYER_SIZES = (0, 10, 16, 32, 64, 100)        # 0: no second hidden layer
+DATASETS = ("mnist-5k", "digits")
+
+
+class IntroductionDashboard(Dashboard):
+    """Dashboard of the introduction notebook (see module doc).
+
+    ``controls``: dataset, hidden1, hidden2, dtype, epochs, train (a button).
+    """
+
+    def __init__(self, dataset="mnist-5k", epochs=10):
+        super().__init__()
+        self._datasets, self._baselines, self._baseline_seconds = {}, {}, {}
+        self._trained = {}      # (dataset, sizes) -> (network, how it was trained, test accuracy)
+        h1, h2 = DEFAULT_HIDDEN_LAYER_SIZES[dataset]
+        self.controls = {
+            "dataset": widgets.Dropdown(options=DATASETS, value=dataset, description="dataset"),
+            "hidden1": widgets.SelectionSlider(options=FIRST_LAYER_SIZES, value=h1,
+                                               description="hidden 1", continuous_update=False),
+            "hidden2": widgets.SelectionSlider(options=SECOND_LAYER_SIZES, value=h2,
+                                               description="hidden 2", continuous_update=False),
+            "dtype": widgets.ToggleButtons(options=("float64", "float32"), value="float64",
+                                           description="stored as"),
+            "epochs": widgets.IntSlider(value=epochs, min=1, max=40, description="epochs",
+                                        continuous_update=False),
+            "train": widgets.Button(description="Train this architecture", icon="play",
+                                    button_style="primary", layout=widgets.Layout(width="auto")),
+        }
+        self.progress = widgets.IntProgress(value=0, min=0, max=epochs, description="training",
+                                            layout=widgets.Layout(visibility="hidden"))
+        self.readout = widgets.HTML()
+        self.plot = ArchitectureFigure()
+        self.fig = self.plot.fig
+        self.controls["train"].on_click(lambda _: self.safely(self.train_current)())
+        self._observe_controls(["dataset", "hidden1", "hidden2", "dtype"])
+        self.safely(self.update)()
+        sliders = widgets.VBox([self.controls[k] for k in ("dataset", "hidden1", "hidden2", "dtype")])
+        trainer = widgets.VBox([self.controls["epochs"], self.controls["train"], self.progress])
+        self.widget = widgets.VBox([widgets.HBox([sliders, trainer, self.readout]),
+                                    figure_widget(self.fig), self.errors])
+
+    # --- state ---------------------------------------------------------------
+    @property
+    def dataset(self):
+        name = self.controls["dataset"].value
+        if name not in self._datasets:
+            self._datasets[name] = load_dataset(name)
+            baseline = from_sklearn(load_pretrained(name))
+            self._baselines[name] = baseline
+            self._baseline_seconds[name] = time_forward(baseline, self._datasets[name].X_test)
+            ds = self._datasets[name]
+            self._trained[(name, baseline.hidden_layer_sizes)] = (
+                baseline, "pretrained (scikit-learn)", baseline.score(ds.X_test, ds.y_test))
+        return self._datasets[name]
+
+    @property
+    def hidden_layer_sizes(self) -> tuple:
+        h1, h2 = self.controls["hidden1"].value, self.controls["hidden2"].value
+        return (h1,) if h2 == 0 else (h1, h2)
+
+    def current_network(self):
+        """(network in float64, how it was trained or None if untrained)."""
+        ds = self.dataset
+        key = (ds.name, self.hidden_layer_sizes)
+        if key in self._trained:
+            return self._trained[key][:2]
+        sizes = (ds.n_features, *self.hidden_layer_sizes, len(ds.classes))
+        return random_network(sizes, random_state=sum(sizes)), None
+
+    # --- callbacks -------------------------------------------------------------
+    def update(self):
+        ds = self.dataset
+        network, how = self.current_network()
+        stored = network.astype(self.controls["dtype"].value)
+        self.report = evaluate(stored, ds, self._baselines[ds.name], repeats=3,
+                               baseline_seconds=self._baseline_seconds[ds.name])
+        self.trained = how is not None
+        self._draw(network, how)
+
+    def train_current(self):
+        """Train the current architecture from scratch with the training engine."""
+        ds = self.dataset
+        network, _ = self.current_network()
+        network = network.copy()
+        epochs = self.controls["epochs"].value
+        self.progress.max, self.progress.value = epochs, 0
+        self.progress.layout.visibility = "visible"
+        self.controls["train"].disabled = True
+        try:
+            history = train(network, ds.X_train, ds.y_train, epochs=epochs, batch_size=64,
+                            learning_rate=5e-3, progress=False,
+                            on_epoch=lambda epoch, h: setattr(self.progress, "value", epoch + 1))
+        finally:
+            self.controls["train"].disabled = False
+        self._trained[(ds.name, self.hidden_layer_sizes)] = (
+            network, f"trained here ({epochs} epochs, {history.seconds:.1f} s)",
+            network.score(ds.X_test, ds.y_test))
+        self.update()
+
+    # --- drawing ----------------------------------------------------------------
+    def _draw(self, network, how):
+        r = self.report
+        ds = self.dataset
+        names = [f"{layer.n_inputs}x{layer.n_outputs}" for layer in network.layers]
+        layer_bytes64 = [8 * layer.n_params for layer in network.layers]
+        points = [(8 * net.n_params, accuracy)
+                  for (name, _), (net, _, accuracy) in self._trained.items() if name == ds.name]
+        accuracy = r.accuracy if self.trained else None
+        self.plot.update(names, layer_bytes64, points, (8 * network.n_params, accuracy))
+        arch = " - ".join(str(s) for s in (ds.n_features, *self.hidden_layer_sizes, len(ds.classes)))
+        acc_text = f"{r.accuracy:.2%}" if self.trained else "untrained: press Train"
+        self.readout.value = readout_table([
+            ("architecture", arch),
+            ("weights", how or "random (not trained)"),
+            ("parameters", f"{r.params:,}"),
+            ("size (values)", fmt_bytes(r.bits / 8)),
+            ("size (.npz file)", fmt_bytes(r.bytes)),
+            ("FLOPs / sample", f"{r.flops / len(ds.y_test):,.0f}"),
+            ("latency, test set", f"{1e3 * r.seconds:.2f} ms ({len(ds.y_test)} samples)"),
+            ("test accuracy", acc_text),
+            ("alpha (bits / params)", f"{r.alpha:.2f} / {r.alpha_params:.2f}"),
+            ("delta measured / FLOPs", f"{r.speedup_measured:.2f} / {r.speedup_theoretical:.2f}"),
+        ])
