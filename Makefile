@@ -1,0 +1,30 @@
+# Compression Lab: `make lab` opens the suite, `make test` runs every test.
+# Both create the virtual environment .venv/ on first use (Python >= 3.10 needed).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8888
+
+.PHONY: lab test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install when the package's dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@
+
+lab: $(VENV)/.installed  ## open JupyterLab on the introduction notebook (localhost, with a token)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser \
+		--ServerApp.root_dir="$(CURDIR)" notebooks/00_introduction.ipynb
+
+test: $(VENV)/.installed  ## every test: library, notebooks, dashboards, browser
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed  ## speed numbers (python -m compresslab.bench)
+	$(BIN)/python -m compresslab.bench
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache

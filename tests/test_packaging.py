@@ -1,0 +1,45 @@
+"""The files that set up the suite agree with each other."""
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def test_environment_yml_and_pyproject_name_the_same_runtime_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pyproject = {_name(r) for r in project["dependencies"]}
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = lines.index("dependencies:")
+    conda = {_name(line.strip()[2:]) for line in lines[start + 1:] if line.strip().startswith("- ")}
+    conda -= {"python", "pip"}
+    assert pyproject == conda
+    assert {"numpy", "scipy", "scikit-learn", "matplotlib", "ipympl", "ipywidgets", "jupyterlab", "tqdm"} == pyproject
+
+
+def test_environment_yml_uses_conda_forge_and_lab_4_widgets_8():
+    text = (ROOT / "environment.yml").read_text()
+    assert "- conda-forge" in text
+    assert "jupyterlab>=4" in text and "ipywidgets>=8" in text
+
+
+def test_postbuild_installs_the_package_strictly():
+    text = (ROOT / "postBuild").read_text()
+    assert "set -euo pipefail" in text
+    assert "pip install --no-deps -e ." in text
+    assert (ROOT / "postBuild").stat().st_mode & 0o111
+    assert not (ROOT / "binder").exists()        # it would hide the root files from Binder
+
+
+def test_readme_shows_the_two_commands_first_and_links_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```")[1]
+    assert "make lab" in first_block and "make test" in first_block
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert f"urlpath=lab/tree/notebooks/{notebook.name}" in readme, notebook.name
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
