@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8888
+# JupyterLab refuses to run as root (containers, CI) unless told.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test bench clean
 
@@ -17,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 lab: $(VENV)/.installed  ## open JupyterLab on the introduction notebook (localhost, with a token)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser \
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ROOT_FLAG) \
 		--ServerApp.root_dir="$(CURDIR)" notebooks/00_introduction.ipynb
 
 test: $(VENV)/.installed  ## every test: library, notebooks, dashboards, browser

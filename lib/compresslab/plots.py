@@ -35,7 +35,7 @@ class ArchitectureFigure:
     the current one highlighted."""
 
     def __init__(self, max_layers=3):
-        self.fig, (self.ax_size, self.ax_trade) = new_figure(1, 2, figsize=(10, 3.8))
+        self.fig, (self.ax_size, self.ax_trade) = new_figure(1, 2, figsize=(8.8, 3.6))
         y = np.arange(max_layers)
         self.bars64 = self.ax_size.barh(y - 0.2, np.ones(max_layers), height=0.4, label="float64")
         self.bars32 = self.ax_size.barh(y + 0.2, np.ones(max_layers), height=0.4, label="float32")
@@ -64,6 +64,7 @@ class ArchitectureFigure:
         for ax in (self.ax_size, self.ax_trade):
             ax.minorticks_off()         # log axes: minor ticks cost ~10 ms per redraw
         self.fig.tight_layout()
+        self.fig.subplots_adjust(left=0.13, wspace=0.3)     # room for "784x300" tick labels
 
     def update(self, layer_names, layer_bytes64, points, current):
         """``points``: [(size_bytes, accuracy)] of trained models; ``current``:

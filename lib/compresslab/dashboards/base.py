@@ -33,6 +33,7 @@ class Dashboard:
     def __init__(self):
         # ipywidgets swallows exceptions raised in callbacks; show them here instead.
         self.errors = widgets.Output(layout=widgets.Layout(max_height="12em", overflow="auto"))
+        self.errors.add_class("compresslab-errors")
         self.last_error = None
 
     def _observe_controls(self, names=None):
@@ -63,8 +64,8 @@ class Dashboard:
 
 def readout_table(rows) -> str:
     """HTML for a two-column table of (label, value) pairs."""
-    cells = "".join(f"<tr><td style='padding:1px 10px 1px 0'>{html.escape(k)}</td>"
-                    f"<td style='text-align:right'><b>{html.escape(v)}</b></td></tr>" for k, v in rows)
+    cells = "".join(f"<tr><td style='padding:1px 10px 1px 0;white-space:nowrap'>{html.escape(k)}</td>"
+                    f"<td style='text-align:right;white-space:nowrap'><b>{html.escape(v)}</b></td></tr>" for k, v in rows)
     return f"<table style='font-family:monospace;font-size:13px'>{cells}</table>"
 
 

@@ -44,7 +44,7 @@ class IntroductionDashboard(Dashboard):
             "hidden2": widgets.SelectionSlider(options=SECOND_LAYER_SIZES, value=h2,
                                                description="hidden 2", continuous_update=False),
             "dtype": widgets.ToggleButtons(options=("float64", "float32"), value="float64",
-                                           description="stored as"),
+                                           description="stored as", style={"button_width": "70px"}),
             "epochs": widgets.IntSlider(value=epochs, min=1, max=40, description="epochs",
                                         continuous_update=False),
             "train": widgets.Button(description="Train this architecture", icon="play",
@@ -52,7 +52,7 @@ class IntroductionDashboard(Dashboard):
         }
         self.progress = widgets.IntProgress(value=0, min=0, max=epochs, description="training",
                                             layout=widgets.Layout(visibility="hidden"))
-        self.readout = widgets.HTML()
+        self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
         self.plot = ArchitectureFigure()
         self.fig = self.plot.fig
         self.controls["train"].on_click(lambda _: self.safely(self.train_current)())

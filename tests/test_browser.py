@@ -1,0 +1,205 @@
+"""Each notebook in a real JupyterLab, in Debian's headless Chromium, driven by Playwright.
+
+Runs all cells, waits for the kernel, checks no cell shows an error, moves
+each slider of the dashboard with the keyboard and checks that the figure's
+canvas image changed. A screenshot per notebook goes to artifacts/.
+Without /usr/bin/chromium the tests skip, except in CI (CI=true), where they fail.
+"""
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# The sliders to move in each notebook's dashboard (by their description),
+# each of which must change the figure.
+DASHBOARD_SLIDERS = {
+    "00_introduction.ipynb": ["hidden 1", "hidden 2"],
+}
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _need_chromium():
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not found at {CHROMIUM} (Debian package 'chromium')"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message + ": CI must run the browser tests")
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a free loopback port, with a token and clean settings."""
+    _need_chromium()
+    home = tmp_path_factory.mktemp("jupyter")
+    settings = home / "settings"
+    # Classic rendering (no windowing) so off-screen cells exist in the DOM.
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
+    config = home / "config"
+    (config / "labconfig").mkdir(parents=True)
+    # No "get notified about Jupyter news?" prompt.
+    (config / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTER_CONFIG_DIR": str(config),
+           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(home / "lab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}",
+         "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0"]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError((home / "lab.log").read_text())
+            time.sleep(0.5)
+    else:
+        server.kill()
+        raise RuntimeError("JupyterLab did not start in 60 s:\n" + (home / "lab.log").read_text())
+    yield base, token
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+NOTEBOOK_STATE_JS = """() => {
+  const widget = window.jupyterapp.shell.currentWidget;
+  if (!widget || !widget.content || !widget.content.model) return null;
+  const cells = widget.content.model.cells;
+  const state = {n: 0, done: 0, errors: [], kernel: widget.sessionContext.kernelDisplayStatus};
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells.get(i);
+    if (cell.type !== 'code') continue;
+    state.n += 1;
+    if (cell.executionCount !== null) state.done += 1;
+    for (const out of cell.outputs.toJSON()) {
+      if (out.output_type === 'error') state.errors.push(out.ename + ': ' + out.evalue);
+    }
+  }
+  return state;
+}"""
+
+
+def _dismiss_dialogs(page):
+    """Kernel selection or other modal dialogs: accept the default."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        page.locator(".jp-Dialog .jp-mod-accept").first.click()
+
+
+def _wait_for_run(page, timeout=120):
+    deadline = time.time() + timeout
+    state = None
+    while time.time() < deadline:
+        _dismiss_dialogs(page)
+        state = page.evaluate(NOTEBOOK_STATE_JS)
+        if state and state["n"] and state["done"] == state["n"] and state["kernel"] == "idle":
+            return state
+        if state and state["errors"]:
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"notebook did not finish in {timeout} s: {state}")
+
+
+def _canvas_png(page):
+    canvas = page.locator(".jupyter-matplotlib-canvas-div canvas").last
+    canvas.scroll_into_view_if_needed()
+    return canvas.screenshot()
+
+
+def _wait_for_canvas_change(page, before, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.5)
+        after = _canvas_png(page)
+        if after != before:
+            return after
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARD_SLIDERS))
+def test_notebook_in_jupyterlab(name, lab, browser):
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    console_errors = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    page.goto(f"{base}/lab/tree/notebooks/{name}?token={token}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
+    _dismiss_dialogs(page)
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.ready")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    state = _wait_for_run(page)
+    assert state["errors"] == [], state["errors"]
+    assert state["done"] == state["n"]
+
+    page.wait_for_selector(".jupyter-matplotlib-canvas-div canvas", timeout=30_000)
+    for description in DASHBOARD_SLIDERS[name]:
+        slider = page.locator(".widget-slider").filter(
+            has=page.locator(".widget-label", has_text=description)).first
+        slider.scroll_into_view_if_needed()
+        before = _canvas_png(page)
+        handle = slider.locator(".noUi-handle").first
+        handle.focus()
+        page.keyboard.press("ArrowLeft")
+        after = _wait_for_canvas_change(page, before)
+        if after is None:        # at the left end already: go right instead
+            handle.focus()
+            page.keyboard.press("ArrowRight")
+            page.keyboard.press("ArrowRight")
+            after = _wait_for_canvas_change(page, before)
+        assert after is not None, f"moving slider {description!r} did not change the figure"
+    state = page.evaluate(NOTEBOOK_STATE_JS)
+    assert state["errors"] == [], state["errors"]
+    for panel in page.locator(".compresslab-errors").all():      # the dashboards' error panels
+        assert panel.inner_text().strip() == "", panel.inner_text()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".jupyter-matplotlib-canvas-div canvas").last.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"{Path(name).stem}.png"))
+    assert not console_errors, console_errors
+    page.close()
