@@ -82,3 +82,12 @@ def test_errors_are_shown_not_lost(intro):
     assert isinstance(intro.last_error, RuntimeError)
     intro.safely(intro.update)()
     assert intro.last_error is None
+
+
+def test_background_warmup_fills_the_file_size_memo(intro):
+    from compresslab.network import _SERIALIZED_BYTES
+
+    intro.warmup.join(timeout=60)
+    assert not intro.warmup.is_alive()
+    net = intro._untrained(intro.dataset, (8, 10)).astype("float32")
+    assert net._content_digest() in _SERIALIZED_BYTES

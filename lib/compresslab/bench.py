@@ -76,6 +76,40 @@ def bench_core(names=("digits", "mnist-5k")) -> list[dict]:
     return rows
 
 
+def bench_dashboards() -> list[dict]:
+    """Milliseconds from setting a control's value to a redrawn figure, in the kernel.
+
+    The figure is drawn with Agg synchronously (what ipympl renders after the
+    callback), so the time is compute + evaluate + redraw. "first" visits an
+    architecture the first time (its file size is compressed once); "again"
+    revisits it.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .dashboards import IntroductionDashboard
+
+    rows = []
+    start = time.perf_counter()
+    dash = IntroductionDashboard(dataset="mnist-5k")
+    build_s = time.perf_counter() - start
+    dash.warmup.join()                     # file sizes compressed in the background
+    warm_s = time.perf_counter() - start
+    moves = [("hidden1", v) for v in (200, 100, 64, 32, 300)] + [("hidden2", v) for v in (64, 32, 0, 100)] + \
+        [("dtype", "float32"), ("dtype", "float64")]
+    for visit in ("first", "again"):
+        times = []
+        for name, value in moves:
+            t = time.perf_counter()
+            dash.controls[name].value = value
+            times.append(time.perf_counter() - t)
+            assert dash.last_error is None, dash.last_error
+        rows.append(dict(dashboard="introduction (mnist-5k)", visit=visit, moves=len(moves),
+                         median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
+                         build_s=build_s, warm_s=warm_s))
+    return rows
+
+
 def print_table(rows, title):
     print(f"\n{title}")
     if not rows:
@@ -94,7 +128,8 @@ def _fmt(v):
 
 
 SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network vs raw X @ W chain; "
-                                 "evaluate; one training epoch; load_pretrained")}
+                                 "evaluate; one training epoch; load_pretrained"),
+            "dashboards": (bench_dashboards, "Dashboards: one control change (compute + evaluate + redraw), ms")}
 
 
 def main(argv=None):

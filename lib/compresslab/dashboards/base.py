@@ -15,10 +15,13 @@ def figure_widget(fig):
     if isinstance(fig.canvas, widgets.DOMWidget):
         return fig.canvas
     out = widgets.Output()
-    with out:
-        from IPython.display import display
+    from IPython import get_ipython
 
-        display(fig)
+    if get_ipython() is not None:      # outside IPython (scripts, tests) there is nothing to show
+        with out:
+            from IPython.display import display
+
+            display(fig)
     return out
 
 
