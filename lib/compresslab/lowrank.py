@@ -1,0 +1,286 @@
+"""Low-rank factorization: replace a weight matrix by two thin ones (truncated SVD).
+
+A dense layer computes X W + b with W of shape (m, n). The SVD writes
+
+    W = U S V^T,   U (m, r), S = diag(s_1 >= s_2 >= ... >= s_r), V^T (r, n)
+
+and keeping the k largest singular values gives W_k = U_k S_k V_k^T, the best
+rank-k approximation in the Frobenius norm (Eckart & Young 1936):
+
+    ||W - W_k||_F = sqrt(s_{k+1}^2 + ... + s_r^2).
+
+The layer then stores k (m + n) numbers instead of m n and computes
+X (U_k S_k) V_k^T as two matrix products: 2 N k (m + n) FLOPs instead of
+2 N m n. That is smaller only below the *break-even rank*
+
+    k < m n / (m + n),
+
+above it the factorized layer is larger and slower than the dense one, so
+``factorize`` keeps such a layer dense and says so.
+
+The lecture's claim: a standard pipeline, but done layer by layer, with no
+global parameter compression. ``allocate_ranks`` chooses all ranks together
+for one parameter budget, so the notebook can test that claim.
+
+References: Xue, Li & Gong 2013 (SVD restructuring of DNNs); Denton et al.
+2014 (exploiting linear structure); Yu et al. 2017 (low-rank and sparse).
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import check_float, check_int
+from .network import Dense, Network, float_dtype, register_layer
+
+
+@register_layer
+class LowRank:
+    """A rank-k layer ``(X @ left) @ right + bias``.
+
+    ``left`` = U_k S_k, shape (m, k); ``right`` = V_k^T, shape (k, n).
+    S is carried on the left so that ``right`` keeps orthonormal rows: the
+    layer is then "project onto k directions, scaled by their importance,
+    then map to the outputs", and the factor a student reads as the
+    compressed basis (V_k^T) stays the SVD's own.
+    Parameters: k (m + n) + n (the bias). FLOPs: 2 N k (m + n) + N n.
+    """
+
+    kind = "lowrank"
+
+    def __init__(self, left, right, bias):
+        left, right, bias = np.asarray(left), np.asarray(right), np.asarray(bias)
+        if left.ndim != 2 or right.ndim != 2 or left.shape[1] != right.shape[0]:
+            raise ValueError(f"left (m, k) and right (k, n) must share k; got {left.shape} and {right.shape}")
+        if bias.shape != (right.shape[1],):
+            raise ValueError(f"bias must have shape ({right.shape[1]},); got {bias.shape}")
+        dtype = float_dtype(left.dtype) if left.dtype.kind == "f" else np.dtype("float64")
+        self.params = {"left": left.astype(dtype, copy=False), "right": right.astype(dtype, copy=False),
+                       "bias": bias.astype(dtype, copy=False)}
+
+    @property
+    def rank(self) -> int:
+        return self.params["left"].shape[1]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.params["left"].shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.params["right"].shape[1]
+
+    @property
+    def n_params(self) -> int:
+        return sum(a.size for a in self.params.values())
+
+    def storage_bits(self) -> int:
+        return sum(a.size * a.dtype.itemsize * 8 for a in self.params.values())
+
+    def arrays(self):
+        return dict(self.params)
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        return cls(arrays["left"], arrays["right"], arrays["bias"])
+
+    def flops(self, n_samples: int) -> int:
+        k, m, n = self.rank, self.n_inputs, self.n_outputs
+        return 2 * n_samples * k * (m + n) + n_samples * n
+
+    def forward(self, X):
+        hidden = X @ self.params["left"]              # (n_samples, k)
+        out = hidden @ self.params["right"]           # (n_samples, n)
+        out += self.params["bias"]
+        return out
+
+    def backward(self, X, grad_out):
+        hidden = X @ self.params["left"]                        # (n_samples, k)
+        grad_hidden = grad_out @ self.params["right"].T         # (n_samples, k)
+        grads = {"left": X.T @ grad_hidden, "right": hidden.T @ grad_out, "bias": grad_out.sum(axis=0)}
+        return grad_hidden @ self.params["left"].T, grads
+
+    def to_dense(self) -> Dense:
+        return Dense(self.params["left"] @ self.params["right"], self.params["bias"])
+
+    def astype(self, dtype) -> "LowRank":
+        dtype = float_dtype(dtype)
+        return LowRank(*(self.params[k].astype(dtype) for k in ("left", "right", "bias")))
+
+    def __repr__(self):
+        return f"LowRank({self.n_inputs} -> {self.n_outputs}, rank {self.rank})"
+
+
+def break_even_rank(m: int, n: int) -> float:
+    """m n / (m + n): a rank-k factorization of an (m, n) matrix is smaller only if k is below this."""
+    return m * n / (m + n)
+
+
+def max_useful_rank(m: int, n: int) -> int:
+    """The largest k with k (m + n) < m n (at least 1)."""
+    return max(1, int(np.ceil(break_even_rank(m, n))) - 1)
+
+
+@dataclass
+class LayerSVD:
+    """The SVD of one layer's weight, computed once: W = U diag(s) Vt."""
+
+    U: np.ndarray          # (m, r)
+    s: np.ndarray          # (r,)
+    Vt: np.ndarray         # (r, n)
+    bias: np.ndarray
+
+    @property
+    def shape(self):
+        return self.U.shape[0], self.Vt.shape[1]
+
+    @property
+    def full_rank(self) -> int:
+        return len(self.s)
+
+    def energy(self, k: int) -> float:
+        """Fraction of the squared singular values kept at rank k."""
+        s2 = self.s**2
+        return float(s2[:k].sum() / s2.sum()) if s2.sum() > 0 else 1.0
+
+    def error(self, k: int) -> float:
+        """||W - W_k||_F = sqrt(sum_{i>k} s_i^2) (Eckart-Young)."""
+        return float(np.sqrt(np.sum(self.s[k:] ** 2)))
+
+    def rank_for_energy(self, energy: float) -> int:
+        """The smallest k that keeps at least ``energy`` of the squared singular values."""
+        s2 = self.s**2
+        cumulative = np.cumsum(s2) / s2.sum()
+        return int(min(np.searchsorted(cumulative, energy - 1e-12) + 1, len(self.s)))
+
+    def layer(self, k: int) -> LowRank:
+        return LowRank(self.U[:, :k] * self.s[:k], self.Vt[:k], self.bias)   # left = U_k S_k
+
+
+@dataclass
+class Factorization:
+    """What ``factorize`` did: the network, each layer's rank and what was kept dense."""
+
+    network: Network
+    ranks: list                      # int per layer, or None where the layer stayed dense
+    requested: list                  # the rank asked for each layer
+    notes: list = field(default_factory=list)
+
+
+_SVD_CACHE: "weakref.WeakKeyDictionary[Network, list[LayerSVD]]" = weakref.WeakKeyDictionary()
+
+
+def layer_svds(network: Network) -> list[LayerSVD]:
+    """The SVD of every layer (of its dense weight), cached per network object.
+
+    Computed once (tens of ms for LeNet-300-100); every later rank is a slice.
+    """
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a compresslab Network; got {type(network).__name__}")
+    if network not in _SVD_CACHE:
+        svds = []
+        for layer in network.layers:
+            dense = layer.to_dense()
+            U, s, Vt = np.linalg.svd(dense.weight, full_matrices=False)
+            svds.append(LayerSVD(U, s, Vt, dense.bias))
+        _SVD_CACHE[network] = svds
+    return _SVD_CACHE[network]
+
+
+def factorize(network: Network, ranks=None, *, energy=None) -> Factorization:
+    """Replace each layer by its truncated SVD.
+
+    Parameters
+    ----------
+    ranks : an int for every layer, or a list with one int per layer.
+    energy : instead of ranks, a fraction in (0, 1]: each layer gets the
+        smallest rank keeping that share of its squared singular values.
+
+    A layer whose rank is not below the break-even rank m n / (m + n) stays
+    ``Dense`` (factorizing it would make it larger and slower); the result's
+    ``notes`` say which.
+    """
+    svds = layer_svds(network)
+    if (ranks is None) == (energy is None):
+        raise ValueError("give exactly one of ranks or energy; got "
+                         f"ranks={ranks!r}, energy={energy!r}")
+    if energy is not None:
+        energy = check_float("energy", energy, low=0, high=1, low_open=True)
+        requested = [svd.rank_for_energy(energy) for svd in svds]
+    else:
+        if np.isscalar(ranks):
+            ranks = [ranks] * len(svds)
+        ranks = list(ranks)
+        if len(ranks) != len(svds):
+            raise ValueError(f"ranks must have one entry per layer ({len(svds)}); got {len(ranks)}")
+        requested = [check_int(f"rank of layer {i}", k, low=1, high=svd.full_rank)
+                     for i, (k, svd) in enumerate(zip(ranks, svds))]
+    layers, kept, notes = [], [], []
+    for i, (k, svd, original) in enumerate(zip(requested, svds, network.layers)):
+        m, n = svd.shape
+        if k >= break_even_rank(m, n):
+            layers.append(original.to_dense())
+            kept.append(None)
+            notes.append(f"layer {i} ({m}x{n}) kept dense: rank {k} >= break-even {break_even_rank(m, n):.1f}")
+        else:
+            layers.append(svd.layer(k).astype(original.to_dense().dtype))
+            kept.append(k)
+    return Factorization(network.replace_layers(layers), kept, requested, notes)
+
+
+def factorized_params(svds, ranks) -> int:
+    """Parameters of the network that ``factorize`` would build with these ranks."""
+    total = 0
+    for svd, k in zip(svds, ranks):
+        m, n = svd.shape
+        total += (m * n if k >= break_even_rank(m, n) else k * (m + n)) + n
+    return total
+
+
+def allocate_ranks(network: Network, budget: int) -> list[int]:
+    """Choose every layer's rank together for a total parameter budget (global allocation).
+
+    Greedy: start at rank 1 everywhere; repeatedly raise the rank of the layer
+    whose next singular value adds the most *relative* energy per parameter,
+    s_{k+1}^2 / ||W||_F^2 / (m + n), while the whole network stays within
+    ``budget`` (biases included) and below the break-even ranks.
+    """
+    svds = layer_svds(network)
+    ranks = [1] * len(svds)
+    floor = factorized_params(svds, ranks)
+    ceiling = factorized_params(svds, [max_useful_rank(*svd.shape) for svd in svds])
+    budget = check_int("budget", budget, low=floor, high=ceiling)
+    spent = floor
+    while True:
+        best, best_gain = None, 0.0
+        for i, (svd, k) in enumerate(zip(svds, ranks)):
+            m, n = svd.shape
+            if k >= max_useful_rank(m, n) or k >= svd.full_rank or spent + m + n > budget:
+                continue
+            gain = svd.s[k] ** 2 / np.sum(svd.s**2) / (m + n)
+            if gain > best_gain:
+                best, best_gain = i, gain
+        if best is None:
+            return ranks
+        ranks[best] += 1
+        spent += sum(svds[best].shape)
+
+
+def uniform_ranks(network: Network, budget: int) -> list[int]:
+    """The same budget spread layer by layer: every layer keeps the same share
+    of its break-even rank (the largest common share that fits the budget)."""
+    svds = layer_svds(network)
+    limits = [max_useful_rank(*svd.shape) for svd in svds]
+    check_int("budget", budget, low=factorized_params(svds, [1] * len(svds)),
+              high=factorized_params(svds, limits))
+    low, high = 0.0, 1.0
+    for _ in range(50):                       # bisection on the common share
+        share = (low + high) / 2
+        ranks = [max(1, int(share * limit)) for limit in limits]
+        if factorized_params(svds, ranks) <= budget:
+            low = share
+        else:
+            high = share
+    return [max(1, int(low * limit)) for limit in limits]
