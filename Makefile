@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 lab: $(VENV)/.installed  ## open JupyterLab on the introduction notebook (localhost, with a token)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ROOT_FLAG) \
-		--ServerApp.root_dir="$(CURDIR)" --ServerApp.default_url=/lab/tree/notebooks/00_introduction.ipynb
+		--ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00_introduction.ipynb
 
 test: $(VENV)/.installed  ## every test: library, notebooks, dashboards, browser
 	$(BIN)/python -m pytest

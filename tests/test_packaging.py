@@ -43,3 +43,6 @@ def test_readme_shows_the_two_commands_first_and_links_every_notebook():
         assert f"urlpath=lab/tree/notebooks/{notebook.name}" in readme, notebook.name
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--LabApp.default_url=/lab/tree/notebooks/00_introduction.ipynb" in makefile
+    assert "--ip=127.0.0.1" in makefile
