@@ -147,3 +147,15 @@ def test_bad_arguments(net):
         allocate_ranks(net, 10)
     with pytest.raises(TypeError, match="Network"):
         factorize("net", ranks=1)
+
+
+def test_training_a_factorization_leaves_original_and_cache_untouched(digits_net, digits):
+    before = [layer.weight.copy() for layer in digits_net.layers]
+    svds = layer_svds(digits_net)
+    vt_before = [svd.Vt.copy() for svd in svds]
+    low = factorize(digits_net, ranks=[5, 5, 10]).network          # last layer kept dense
+    train(low, digits.X_train, digits.y_train, epochs=1, progress=False)
+    for layer, w in zip(digits_net.layers, before):
+        np.testing.assert_array_equal(layer.weight, w)
+    for svd, vt in zip(svds, vt_before):
+        np.testing.assert_array_equal(svd.Vt, vt)

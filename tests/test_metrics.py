@@ -133,3 +133,14 @@ def test_evaluate_with_baseline_seconds(digits_net, digits):
     report = evaluate(digits_net.astype("float32"), digits, digits_net, baseline_seconds=seconds, repeats=3)
     assert report.speedup_measured == pytest.approx(seconds / report.seconds)
     assert report.seconds > 0
+
+
+def test_file_bytes_can_be_filled_in_later(digits_net, digits):
+    from compresslab.metrics import with_file_bytes
+
+    net32 = digits_net.astype("float32")
+    fast = evaluate(net32, digits, digits_net, measure=False, file_bytes=False)
+    assert fast.bytes is None and fast.alpha_bytes is None and "file not written" in fast.summary()
+    full = evaluate(net32, digits, digits_net, measure=False)
+    with_file_bytes(fast, net32, digits_net)
+    assert fast == full

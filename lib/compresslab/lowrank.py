@@ -156,7 +156,8 @@ class LayerSVD:
         return int(min(np.searchsorted(cumulative, energy - 1e-12) + 1, len(self.s)))
 
     def layer(self, k: int) -> LowRank:
-        return LowRank(self.U[:, :k] * self.s[:k], self.Vt[:k], self.bias)   # left = U_k S_k
+        # left = U_k S_k; copies, so that training the layer never edits the cached SVD
+        return LowRank(self.U[:, :k] * self.s[:k], self.Vt[:k].copy(), self.bias.copy())
 
 
 @dataclass
@@ -221,7 +222,7 @@ def factorize(network: Network, ranks=None, *, energy=None) -> Factorization:
     for i, (k, svd, original) in enumerate(zip(requested, svds, network.layers)):
         m, n = svd.shape
         if k >= break_even_rank(m, n):
-            layers.append(original.to_dense())
+            layers.append(original.to_dense().astype(original.to_dense().dtype))   # a copy
             kept.append(None)
             notes.append(f"layer {i} ({m}x{n}) kept dense: rank {k} >= break-even {break_even_rank(m, n):.1f}")
         else:

@@ -138,12 +138,12 @@ class Report:
     accuracy: float
     params: int
     bits: int
-    bytes: int
+    bytes: int | None
     flops: int
     alpha: float
     beta: float
     alpha_params: float
-    alpha_bytes: float
+    alpha_bytes: float | None
     speedup_theoretical: float
     speedup_measured: float | None = None
     seconds: float | None = None
@@ -154,15 +154,17 @@ class Report:
 
     def summary(self) -> str:
         measured = "not measured" if self.speedup_measured is None else f"{self.speedup_measured:.2f}x"
-        return (f"accuracy {self.accuracy:.4f} | {self.params:,} params | {self.bytes:,} bytes | "
+        file = "file not written" if self.bytes is None else f"{self.bytes:,} bytes"
+        alpha_bytes = "-" if self.alpha_bytes is None else f"{self.alpha_bytes:.2f}"
+        return (f"accuracy {self.accuracy:.4f} | {self.params:,} params | {file} | "
                 f"alpha {self.alpha:.2f} (bits), {self.alpha_params:.2f} (params), "
-                f"{self.alpha_bytes:.2f} (bytes) | beta {self.beta:.2f} | "
+                f"{alpha_bytes} (bytes) | beta {self.beta:.2f} | "
                 f"delta {self.speedup_theoretical:.2f}x (FLOPs), {measured} (measured)")
 
 
 def evaluate(network: Network, dataset, baseline: Network | None = None, *, measure=True,
              repeats: int = 5, baseline_dtype="float64", baseline_seconds: float | None = None,
-             label: str = "") -> Report:
+             file_bytes: bool = True, label: str = "") -> Report:
     """Accuracy on the test split and every size/speed criterion against ``baseline``.
 
     ``baseline`` defaults to ``network`` itself (alpha = 1, delta = 1 for a
@@ -170,6 +172,9 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
     ``baseline_seconds`` (the baseline's forward time on the test set, timed
     once with ``time_forward``) replaces the interleaved timing: only the
     network is timed, and measured delta = baseline_seconds / its time.
+    ``file_bytes=False`` leaves ``bytes`` and ``alpha_bytes`` as None (deflating
+    a large file takes tens of ms; a dashboard fills them in afterwards with
+    ``with_file_bytes``).
     """
     _check_network("network", network)
     baseline = network if baseline is None else baseline
@@ -179,13 +184,14 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
     X, y = dataset.X_test, dataset.y_test
     reference = baseline.astype(float_dtype(baseline_dtype)) if baseline_dtype is not None else baseline
     n = X.shape[0]
-    size = {by: model_size(network, by) for by in SIZE_UNITS}
-    ref_size = {by: model_size(reference, by) for by in SIZE_UNITS}
+    units = SIZE_UNITS if file_bytes else ("params", "bits")
+    size = {by: model_size(network, by) for by in units}
+    ref_size = {by: model_size(reference, by) for by in units}
     report = Report(accuracy=network.score(X, y), params=size["params"], bits=size["bits"],
-                    bytes=size["bytes"], flops=network.flops(n),
+                    bytes=size.get("bytes"), flops=network.flops(n),
                     alpha=ref_size["bits"] / size["bits"], beta=ref_size["bits"] / size["bits"] - 1,
                     alpha_params=ref_size["params"] / size["params"],
-                    alpha_bytes=ref_size["bytes"] / size["bytes"],
+                    alpha_bytes=ref_size["bytes"] / size["bytes"] if file_bytes else None,
                     speedup_theoretical=reference.flops(n) / network.flops(n), label=label)
     if measure and baseline_seconds is not None:
         report.seconds = time_forward(network, X, repeats=repeats, warmup=False)  # score() warmed it
@@ -193,6 +199,14 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
     elif measure:
         timing = speedup(reference, network, X, repeats=repeats)
         report.speedup_measured, report.seconds = timing.measured, timing.seconds_compressed
+    return report
+
+
+def with_file_bytes(report: Report, network: Network, baseline: Network, baseline_dtype="float64") -> Report:
+    """Fill in ``bytes`` and ``alpha_bytes`` of a report made with ``file_bytes=False``."""
+    reference = baseline.astype(float_dtype(baseline_dtype)) if baseline_dtype is not None else baseline
+    report.bytes = model_size(network, "bytes")
+    report.alpha_bytes = model_size(reference, "bytes") / report.bytes
     return report
 
 

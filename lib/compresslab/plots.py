@@ -98,3 +98,139 @@ class ArchitectureFigure:
         for ax in (self.ax_size, self.ax_trade):
             ax.minorticks_off()
         self.fig.canvas.draw_idle()
+
+
+class Blitter:
+    """Redraw only the artists a slider moves (matplotlib's blitting pattern).
+
+    The static part of the figure (axes, ticks, precomputed curves) is drawn
+    once and kept as a background image; a slider move restores it, draws the
+    moving artists on top and blits. A full redraw of a three-axes figure
+    costs ~80 ms in Agg; this costs a few. ipympl sends the changed pixels.
+    """
+
+    def __init__(self, fig, artists):
+        self.fig, self.artists, self.background = fig, list(artists), None
+        for artist in self.artists:
+            artist.set_animated(True)
+        fig.canvas.mpl_connect("draw_event", self._on_draw)
+
+    def _on_draw(self, event):
+        self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+        self._draw_artists()
+
+    def _draw_artists(self):
+        for artist in self.artists:
+            self.fig.draw_artist(artist)
+
+    def redraw_static(self):
+        """After the static part changed (new dataset): a full redraw."""
+        self.background = None
+        self.fig.canvas.draw_idle()
+
+    def update(self):
+        canvas = self.fig.canvas
+        if self.background is None:            # not drawn yet: the first draw captures it
+            canvas.draw_idle()
+            return
+        canvas.restore_region(self.background)
+        self._draw_artists()
+        canvas.blit(self.fig.bbox)
+
+
+LAYER_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown")
+
+
+class LowRankFigure:
+    """Three panels for the low-rank dashboard.
+
+    Left: test accuracy against compression rate alpha, the precomputed sweep
+    curves (one energy for every layer; global budget) and the current point.
+    Middle: speedup against alpha, theoretical (FLOPs) curve and measured
+    points, with the current network's two deltas. Right: each layer's
+    singular values s_i / s_1 with the cut-off where the slider puts it.
+    """
+
+    def __init__(self):
+        self.fig, (self.ax_acc, self.ax_speed, self.ax_spec) = new_figure(1, 3, figsize=(10.5, 3.5))
+        ax = self.ax_acc
+        (self.curve_energy,) = ax.plot([], [], "-", color="tab:blue", lw=1.5, label="same energy per layer")
+        (self.curve_global,) = ax.plot([], [], "-", color="tab:green", lw=1.5, label="global budget")
+        self.reference = ax.axhline(np.nan, color="grey", linestyle="--", lw=1)
+        (self.current_acc,) = ax.plot([], [], "o", color="tab:red", ms=9, label="current")
+        (self.tuned_acc,) = ax.plot([], [], "P", color="black", ms=10, label="fine-tuned")
+        ax.set_xscale("log")
+        ax.set_xlabel("compression rate alpha (bits)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title("Accuracy against compression", fontsize=10)
+        ax.legend(fontsize=7, loc="lower left")
+        ax.grid(alpha=0.3)
+
+        ax = self.ax_speed
+        (self.curve_flops,) = ax.plot([], [], "-", color="tab:gray", lw=1.5, label="theoretical (FLOPs)")
+        (self.points_measured,) = ax.plot([], [], "s", color="tab:purple", ms=4, label="measured")
+        (self.current_flops,) = ax.plot([], [], "o", color="tab:red", ms=9)
+        (self.current_measured,) = ax.plot([], [], "D", color="tab:red", ms=7, mfc="white", mew=2)
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("compression rate alpha (bits)")
+        ax.set_ylabel("speedup delta")
+        ax.set_title("Speedup: FLOPs (o) vs measured (\u25c7)", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(alpha=0.3)
+
+        ax = self.ax_spec
+        self.spectra = [ax.plot([], [], "-", color=c, lw=1.2)[0] for c in LAYER_COLORS[:3]]
+        self.cutoffs = [ax.axvline(np.nan, color=c, lw=1.5, linestyle="--") for c in LAYER_COLORS[:3]]
+        ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xlabel("index i of the singular value")
+        ax.set_ylabel("s_i / s_1")
+        ax.set_title("Spectra and cut-off rank k", fontsize=10)
+        ax.grid(alpha=0.3)
+        for a in (self.ax_acc, self.ax_speed, self.ax_spec):
+            a.set_xlim(1, 100)                  # placeholders until set_static (log axes)
+            a.set_ylim(0.01, 1)
+            a.minorticks_off()
+        self.fig.tight_layout()
+        self.blitter = Blitter(self.fig, [self.current_acc, self.tuned_acc, self.current_flops,
+                                          self.current_measured, *self.cutoffs])
+
+    def set_static(self, *, energy_curve, global_curve, flops_curve, measured_points, reference_accuracy,
+                   spectra, layer_names):
+        """The parts that depend on the dataset only: curves as (alphas, values)."""
+        self.curve_energy.set_data(*energy_curve)
+        self.curve_global.set_data(*global_curve)
+        self.curve_flops.set_data(*flops_curve)
+        self.points_measured.set_data(*measured_points)
+        self.reference.set_ydata([reference_accuracy] * 2)
+        alphas = np.concatenate([energy_curve[0], global_curve[0], [1.0]])
+        accuracies = np.concatenate([energy_curve[1], global_curve[1], [reference_accuracy]])
+        for ax in (self.ax_acc, self.ax_speed):
+            ax.set_xlim(0.8, alphas.max() * 1.3)
+        self.ax_acc.set_ylim(max(0.0, accuracies.min() - 0.05), 1.0)
+        speeds = np.concatenate([flops_curve[1], measured_points[1], [1.0]])
+        self.ax_speed.set_ylim(min(0.5, speeds.min() / 1.5), speeds.max() * 1.5)
+        for line, s, name in zip(self.spectra, spectra, layer_names):
+            line.set_data(np.arange(1, len(s) + 1), s / s[0])
+            line.set_label(name)
+        self.ax_spec.set_xlim(0.8, max(len(s) for s in spectra) * 1.3)
+        floor = min(max(s[-1] / s[0], 1e-6) for s in spectra)
+        self.ax_spec.set_ylim(floor / 2, 2)
+        self.ax_spec.legend(fontsize=7, loc="lower left")
+        self.tuned_acc.set_data([], [])
+        self.blitter.redraw_static()
+
+    def update(self, *, alpha, accuracy, speedup_flops, speedup_measured, ranks):
+        """The moving parts: current point and cut-offs (``None`` rank: kept dense)."""
+        self.current_acc.set_data([alpha], [accuracy])
+        self.current_flops.set_data([alpha], [speedup_flops])
+        self.current_measured.set_data([alpha], [speedup_measured])
+        for line, k in zip(self.cutoffs, ranks):
+            line.set_xdata([np.nan if k is None else k] * 2)
+        self.blitter.update()
+
+    def show_fine_tuned(self, alpha, accuracy):
+        self.tuned_acc.set_data([alpha], [accuracy])
+        self.blitter.update()

@@ -8,5 +8,6 @@ pytest can drive a dashboard without a browser.
 """
 from .base import Dashboard
 from .introduction import IntroductionDashboard
+from .lowrank import LowRankDashboard
 
-__all__ = ["Dashboard", "IntroductionDashboard"]
+__all__ = ["Dashboard", "IntroductionDashboard", "LowRankDashboard"]

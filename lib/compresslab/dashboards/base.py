@@ -1,6 +1,7 @@
 """What every dashboard shares: the figure's widget, the error panel, readouts."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import traceback
@@ -38,6 +39,7 @@ class Dashboard:
         self.errors = widgets.Output(layout=widgets.Layout(max_height="12em", overflow="auto"))
         self.errors.add_class("compresslab-errors")
         self.last_error = None
+        self._syncing = False       # True while the dashboard itself sets control values
 
     def _observe_controls(self, names=None):
         for name, control in self.controls.items():
@@ -45,7 +47,17 @@ class Dashboard:
                 control.observe(self._on_change, names="value")
 
     def _on_change(self, change):
-        self.safely(self.update)()
+        if not self._syncing:
+            self.safely(self.update)()
+
+    @contextlib.contextmanager
+    def syncing(self):
+        """Set controls from code without each change triggering an update."""
+        self._syncing = True
+        try:
+            yield
+        finally:
+            self._syncing = False
 
     def safely(self, fn):
         """Wrap a callback so an error is shown in the dashboard, not lost."""
