@@ -91,3 +91,92 @@ def test_background_warmup_fills_the_file_size_memo(intro):
     assert not intro.warmup.is_alive()
     net = intro._untrained(intro.dataset, (8, 10)).astype("float32")
     assert net._content_digest() in _SERIALIZED_BYTES
+
+
+# --- low-rank ---------------------------------------------------------------------------
+
+from compresslab.dashboards import LowRankDashboard  # noqa: E402
+from compresslab.lowrank import LowRank  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def lowrank():
+    dash = LowRankDashboard(ranks=(20, 20, 10))
+    dash.fig.canvas.draw()                    # the first full draw captures the blit background
+    return dash
+
+
+def test_lowrank_contract(lowrank):
+    assert {"dataset", "mode", "rank0", "rank1", "rank2", "energy", "budget", "fine_tune"} <= set(lowrank.controls)
+    assert lowrank.last_error is None and lowrank.widget is not None
+    assert lowrank.factorization.ranks == [20, 20, None]        # 100x10 at rank 10: past break-even
+    assert lowrank.report.params == 20 * (784 + 300) + 300 + 20 * (300 + 100) + 100 + 100 * 10 + 10
+    assert len(lowrank.plot.curve_energy.get_xdata()) > 5 and len(lowrank.plot.curve_global.get_xdata()) > 5
+
+
+@pytest.mark.parametrize("layer, rank", [(0, 5), (1, 60), (2, 4)])
+def test_lowrank_rank_sliders(lowrank, layer, rank):
+    lowrank.controls["mode"].value = "per layer"
+    before_alpha = lowrank.report.alpha
+    before_cutoff = lowrank.plot.cutoffs[layer].get_xdata()[0]
+    lowrank.controls[f"rank{layer}"].value = rank
+    assert lowrank.last_error is None
+    assert lowrank.factorization.ranks[layer] == rank
+    assert isinstance(lowrank.network.layers[layer], LowRank)
+    assert lowrank.report.alpha != before_alpha
+    assert lowrank.plot.cutoffs[layer].get_xdata()[0] == rank != before_cutoff
+    x, y = lowrank.plot.current_acc.get_data()
+    assert x[0] == pytest.approx(lowrank.report.alpha) and y[0] == pytest.approx(lowrank.report.accuracy)
+
+
+def test_lowrank_energy_mode(lowrank):
+    lowrank.controls["mode"].value = "energy"
+    assert lowrank.controls["rank0"].disabled and not lowrank.controls["energy"].disabled
+    lowrank.controls["energy"].value = 0.5
+    low = lowrank.report.params
+    ranks_low = list(lowrank.factorization.requested)
+    lowrank.controls["energy"].value = 0.8
+    assert lowrank.report.params > low
+    assert lowrank.controls["rank0"].value == lowrank.factorization.requested[0] > ranks_low[0]
+    for svd, k in zip(lowrank.svds, lowrank.factorization.requested):
+        assert svd.energy(k) >= 0.8
+
+
+def test_lowrank_global_budget_mode(lowrank):
+    lowrank.controls["mode"].value = "global budget"
+    for percent in (5.0, 15.0):
+        lowrank.controls["budget"].value = percent
+        assert lowrank.last_error is None
+        assert lowrank.report.params <= max(percent / 100 * lowrank.baseline.n_params, lowrank.budget_range[0])
+    lowrank.controls["mode"].value = "per layer"
+
+
+def test_lowrank_file_size_arrives(lowrank):
+    lowrank.controls["rank0"].value = 30
+    lowrank.file_size_job.result(timeout=30)
+    assert lowrank.report.bytes > 0 and lowrank.report.alpha_bytes > 1
+    assert "deflating" not in lowrank.readout.value
+
+
+def test_lowrank_fine_tune_adds_a_point(lowrank):
+    lowrank.controls["mode"].value = "per layer"
+    lowrank.controls["rank0"].value = 8
+    lowrank.controls["rank1"].value = 8
+    before = lowrank.report.accuracy
+    lowrank.controls["epochs"].value = 2
+    lowrank.controls["fine_tune"].click()
+    assert lowrank.last_error is None
+    assert lowrank.fine_tuned_report.accuracy > before
+    x, y = lowrank.plot.tuned_acc.get_data()
+    assert y[0] == pytest.approx(lowrank.fine_tuned_report.accuracy)
+    assert "fine-tuned" in lowrank.readout.value
+
+
+def test_lowrank_dataset_switch(lowrank):
+    lowrank.controls["dataset"].value = "digits"
+    assert lowrank.last_error is None
+    assert lowrank.controls["rank0"].max == 64 and lowrank.baseline.n_features == 64
+    assert lowrank.report.accuracy > 0.5
+    assert lowrank.plot.spectra[0].get_xdata()[-1] == 64
+    lowrank.controls["dataset"].value = "mnist-5k"
+    assert lowrank.controls["rank0"].max == 300
