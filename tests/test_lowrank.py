@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from compresslab.lowrank import (LowRank, allocate_ranks, break_even_rank, factorize, factorized_params,
-                                 layer_svds, uniform_ranks)
+from compresslab.lowrank import (LowRank, allocate_ranks, break_even_rank, energy_ranks, factorize,
+                                 factorized_params, layer_svds, uniform_ranks)
 from compresslab.metrics import compression_rate
 from compresslab.network import Dense, Network
 from compresslab.training import loss_and_gradients, target_matrix, train
@@ -97,20 +97,32 @@ def test_energy_selects_the_smallest_sufficient_rank(net, energy):
 def test_global_and_uniform_allocations_respect_the_budget(net, budget_share):
     svds = layer_svds(net)
     budget = int(budget_share * net.n_params)
-    for allocate in (allocate_ranks, uniform_ranks):
+    for allocate in (allocate_ranks, uniform_ranks, energy_ranks):
         ranks = allocate(net, budget)
         assert factorized_params(svds, ranks) <= budget
         assert factorize(net, ranks=ranks).network.n_params <= budget
 
 
-def test_global_allocation_keeps_more_energy_than_uniform(mnist_net):
-    budget = mnist_net.n_params // 6
+@pytest.mark.parametrize("share", [0.05, 0.1, 0.2])
+def test_global_allocation_has_the_least_total_error(mnist_net, share):
+    budget = int(share * mnist_net.n_params)
     svds = layer_svds(mnist_net)
 
-    def kept(ranks):
-        return sum(svd.energy(k) for svd, k in zip(svds, ranks))
+    def squared_error(ranks):
+        return sum(svd.error(k) ** 2 for svd, k in zip(svds, ranks))
 
-    assert kept(allocate_ranks(mnist_net, budget)) >= kept(uniform_ranks(mnist_net, budget))
+    best = squared_error(allocate_ranks(mnist_net, budget))
+    assert best <= squared_error(uniform_ranks(mnist_net, budget))
+    assert best <= squared_error(energy_ranks(mnist_net, budget))
+
+
+def test_energy_ranks_keep_one_energy_everywhere(mnist_net):
+    ranks = energy_ranks(mnist_net, mnist_net.n_params // 10)
+    svds = layer_svds(mnist_net)
+    assert factorized_params(svds, ranks) <= mnist_net.n_params // 10
+    # the ranks are those of one common energy e: factorize(energy=e) reproduces them
+    e = min(svd.energy(k) for svd, k in zip(svds, ranks))
+    assert factorize(mnist_net, energy=e).requested == ranks
 
 
 def test_svds_are_cached(mnist_net):

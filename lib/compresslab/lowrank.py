@@ -244,9 +244,12 @@ def allocate_ranks(network: Network, budget: int) -> list[int]:
     """Choose every layer's rank together for a total parameter budget (global allocation).
 
     Greedy: start at rank 1 everywhere; repeatedly raise the rank of the layer
-    whose next singular value adds the most *relative* energy per parameter,
-    s_{k+1}^2 / ||W||_F^2 / (m + n), while the whole network stays within
-    ``budget`` (biases included) and below the break-even ranks.
+    whose next singular value removes the most squared error per parameter,
+    s_{k+1}^2 / (m + n) (by Eckart-Young, raising layer i to rank k + 1 lowers
+    ||W_i - W_i,k||_F^2 by exactly s_{k+1}^2 and costs m + n numbers), while
+    the whole network stays within ``budget`` (biases included) and below the
+    break-even ranks. This minimises the total squared error summed over the
+    layers, one parameter at a time.
     """
     svds = layer_svds(network)
     ranks = [1] * len(svds)
@@ -260,7 +263,7 @@ def allocate_ranks(network: Network, budget: int) -> list[int]:
             m, n = svd.shape
             if k >= max_useful_rank(m, n) or k >= svd.full_rank or spent + m + n > budget:
                 continue
-            gain = svd.s[k] ** 2 / np.sum(svd.s**2) / (m + n)
+            gain = svd.s[k] ** 2 / (m + n)
             if gain > best_gain:
                 best, best_gain = i, gain
         if best is None:
@@ -285,3 +288,20 @@ def uniform_ranks(network: Network, budget: int) -> list[int]:
         else:
             high = share
     return [max(1, int(low * limit)) for limit in limits]
+
+
+def energy_ranks(network: Network, budget: int) -> list[int]:
+    """Layer by layer at a budget: the same energy kept in every layer (the
+    highest energy whose ranks fit ``budget``), what the energy slider does."""
+    svds = layer_svds(network)
+    check_int("budget", budget, low=factorized_params(svds, [1] * len(svds)),
+              high=factorized_params(svds, [max_useful_rank(*svd.shape) for svd in svds]))
+    low, high = 0.0, 1.0
+    for _ in range(50):                       # bisection on the common energy
+        energy = (low + high) / 2
+        ranks = [min(svd.rank_for_energy(energy), max_useful_rank(*svd.shape)) for svd in svds]
+        if factorized_params(svds, ranks) <= budget:
+            low = energy
+        else:
+            high = energy
+    return [max(1, min(svd.rank_for_energy(low), max_useful_rank(*svd.shape))) for svd in svds]
