@@ -7,6 +7,7 @@ Without /usr/bin/chromium the tests skip, except in CI (CI=true), where they fai
 """
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -24,10 +25,15 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-# The sliders to move in each notebook's dashboard (by their description),
-# each of which must change the figure.
-DASHBOARD_SLIDERS = {
-    "00_introduction.ipynb": ["hidden 1", "hidden 2"],
+# What to do in each notebook's dashboard: move a slider (by its description)
+# or press a toggle button (by its text); every slider move must change the figure.
+DASHBOARD_STEPS = {
+    "00_introduction.ipynb": [("slider", "hidden 1"), ("slider", "hidden 2")],
+    "01_low_rank_factorization.ipynb": [
+        ("slider", "rank 1"), ("slider", "rank 2"), ("slider", "rank 3"),
+        ("toggle", "energy"), ("slider", "energy"),
+        ("toggle", "global budget"), ("slider", "budget %"),
+    ],
 }
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -144,62 +150,82 @@ def _wait_for_run(page, timeout=120):
     raise AssertionError(f"notebook did not finish in {timeout} s: {state}")
 
 
-def _canvas_png(page):
-    canvas = page.locator(".jupyter-matplotlib-canvas-div canvas").last
+def _canvas_png(canvas):
     canvas.scroll_into_view_if_needed()
     return canvas.screenshot()
 
 
-def _wait_for_canvas_change(page, before, timeout=15):
+def _wait_for_canvas_change(canvas, before, timeout=15):
     deadline = time.time() + timeout
     while time.time() < deadline:
         time.sleep(0.5)
-        after = _canvas_png(page)
+        after = _canvas_png(canvas)
         if after != before:
             return after
     return None
 
 
-@pytest.mark.parametrize("name", sorted(DASHBOARD_SLIDERS))
-def test_notebook_in_jupyterlab(name, lab, browser):
+def _move_slider(page, dashboard, canvas, description):
+    slider = dashboard.locator(".widget-slider").filter(
+        has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(description)}$"))).first
+    slider.scroll_into_view_if_needed()
+    before = _canvas_png(canvas)
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    page.keyboard.press("ArrowLeft")
+    after = _wait_for_canvas_change(canvas, before)
+    if after is None:        # at the left end already: go right instead
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        after = _wait_for_canvas_change(canvas, before)
+    assert after is not None, f"moving slider {description!r} did not change the figure"
+
+
+@pytest.mark.parametrize("notebook", sorted(DASHBOARD_STEPS))
+def test_notebook_in_jupyterlab(notebook, lab, browser):
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     console_errors = []
     page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    page.goto(f"{base}/lab/tree/notebooks/{name}?token={token}", wait_until="domcontentloaded")
+    # A workspace of its own: nothing restored from the previous notebook's page.
+    workspace = Path(notebook).stem.replace("_", "-")
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/notebooks/{notebook}?token={token}",
+              wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
     _dismiss_dialogs(page)
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.ready")
+    page.wait_for_function(f"() => window.jupyterapp.shell.currentWidget.context.path.endsWith({notebook!r})"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus"
+                           " === 'idle'", timeout=60_000)
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.activate()")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     state = _wait_for_run(page)
     assert state["errors"] == [], state["errors"]
     assert state["done"] == state["n"]
 
     page.wait_for_selector(".jupyter-matplotlib-canvas-div canvas", timeout=30_000)
-    for description in DASHBOARD_SLIDERS[name]:
-        slider = page.locator(".widget-slider").filter(
-            has=page.locator(".widget-label", has_text=description)).first
-        slider.scroll_into_view_if_needed()
-        before = _canvas_png(page)
-        handle = slider.locator(".noUi-handle").first
-        handle.focus()
-        page.keyboard.press("ArrowLeft")
-        after = _wait_for_canvas_change(page, before)
-        if after is None:        # at the left end already: go right instead
-            handle.focus()
-            page.keyboard.press("ArrowRight")
-            page.keyboard.press("ArrowRight")
-            after = _wait_for_canvas_change(page, before)
-        assert after is not None, f"moving slider {description!r} did not change the figure"
+    # the dashboard: the output that holds both sliders and a figure
+    dashboard = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-slider")).filter(
+        has=page.locator(".jupyter-matplotlib-canvas-div")).first
+    canvas = dashboard.locator(".jupyter-matplotlib-canvas-div canvas").first
+    for kind, name in DASHBOARD_STEPS[notebook]:
+        if kind == "slider":
+            _move_slider(page, dashboard, canvas, name)
+        else:
+            before = _canvas_png(canvas)
+            dashboard.locator(".widget-toggle-button").filter(
+                has_text=re.compile(f"^{re.escape(name)}$")).first.click()
+            assert _wait_for_canvas_change(canvas, before) is not None, f"toggle {name!r} changed nothing"
     state = page.evaluate(NOTEBOOK_STATE_JS)
     assert state["errors"] == [], state["errors"]
     for panel in page.locator(".compresslab-errors").all():      # the dashboards' error panels
         assert panel.inner_text().strip() == "", panel.inner_text()
 
     ARTIFACTS.mkdir(exist_ok=True)
-    page.locator(".jupyter-matplotlib-canvas-div canvas").last.scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / f"{Path(name).stem}.png"))
+    dashboard.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}.png"))
     assert not console_errors, console_errors
     page.close()

@@ -76,7 +76,7 @@ def test_break_even_keeps_layer_dense(net):
     result = factorize(net, ranks=[2, 2, 3])
     assert result.ranks == [2, 2, None]
     assert isinstance(result.network.layers[2], Dense)
-    assert "layer 2 (12x4) kept dense" in result.notes[0]
+    assert "layer 3 (12x4) kept dense" in result.notes[0]
     assert break_even_rank(12, 4) == 3.0
     smaller = factorize(net, ranks=[2, 2, 2])
     assert smaller.ranks == [2, 2, 2] and not smaller.notes

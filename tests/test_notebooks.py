@@ -41,3 +41,9 @@ def test_notebook_runs_clean_within_budget(path):
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not [o for o in cell.outputs if o.output_type == "error"]
+
+
+def test_every_notebook_is_driven_in_the_browser():
+    from test_browser import DASHBOARD_STEPS
+
+    assert sorted(DASHBOARD_STEPS) == [p.name for p in NOTEBOOKS]

@@ -5,6 +5,7 @@ away. Every expected answer is computed from the library, never typed in.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -26,6 +27,16 @@ class Exercise:
     hint: str
 
 
+@functools.lru_cache(maxsize=1)
+def _lenet_svds():
+    """The SVDs of the shipped LeNet-300-100's layers (for the low-rank exercises)."""
+    from .lowrank import layer_svds
+    from .models import load_pretrained
+    from .network import from_sklearn
+
+    return layer_svds(from_sklearn(load_pretrained("mnist-5k")))
+
+
 EXERCISES = {
     "intro-lenet-float32-bytes": Exercise(
         "How many bytes do the weights and biases of LeNet-300-100 take in float32?",
@@ -43,6 +54,21 @@ EXERCISES = {
         "What fraction (0 to 1) of LeNet-300-100's parameters sits in its first layer?",
         lambda: (784 * 300 + 300) / _dense_params(LENET_300_100), 0.005,
         "parameters of layer 1 over the parameters of all three layers"),
+    "lowrank-params-rank20": Exercise(
+        "How many weights (no bias) does a rank-20 factorization of the 784 x 300 layer store?",
+        lambda: 20 * (784 + 300), 0.0, "U_k S_k is m x k and V_k^T is k x n"),
+    "lowrank-break-even-300x100": Exercise(
+        "Above which rank k does factorizing a 300 x 100 layer stop saving parameters?",
+        lambda: 300 * 100 / (300 + 100), 1e-9, "solve k (m + n) = m n for k"),
+    "lowrank-error-layer2-rank10": Exercise(
+        "What is the Frobenius error ||W - W_10||_F of LeNet's second layer (300 x 100) at rank 10? "
+        "(use svds[1].s, not the matrices)",
+        lambda: float((_lenet_svds()[1].s[10:] ** 2).sum() ** 0.5), 1e-6,
+        "Eckart-Young: the square root of the sum of the squared singular values you drop"),
+    "lowrank-energy90-layer1": Exercise(
+        "What is the smallest rank that keeps 90 % of the squared singular values of LeNet's first layer?",
+        lambda: _lenet_svds()[0].rank_for_energy(0.9), 0.0,
+        "np.cumsum of s**2 divided by the total; find the first index that reaches 0.9 (ranks count from 1)"),
 }
 
 

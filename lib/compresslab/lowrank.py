@@ -224,7 +224,7 @@ def factorize(network: Network, ranks=None, *, energy=None) -> Factorization:
         if k >= break_even_rank(m, n):
             layers.append(original.to_dense().astype(original.to_dense().dtype))   # a copy
             kept.append(None)
-            notes.append(f"layer {i} ({m}x{n}) kept dense: rank {k} >= break-even {break_even_rank(m, n):.1f}")
+            notes.append(f"layer {i + 1} ({m}x{n}) kept dense: rank {k} >= break-even {break_even_rank(m, n):.1f}")
         else:
             layers.append(svd.layer(k).astype(original.to_dense().dtype))
             kept.append(k)

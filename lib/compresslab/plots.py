@@ -152,7 +152,7 @@ class LowRankFigure:
     """
 
     def __init__(self):
-        self.fig, (self.ax_acc, self.ax_speed, self.ax_spec) = new_figure(1, 3, figsize=(10.5, 3.5))
+        self.fig, (self.ax_acc, self.ax_speed, self.ax_spec) = new_figure(1, 3, figsize=(9.4, 3.5))
         ax = self.ax_acc
         (self.curve_energy,) = ax.plot([], [], "-", color="tab:blue", lw=1.5, label="same energy per layer")
         (self.curve_global,) = ax.plot([], [], "-", color="tab:green", lw=1.5, label="global budget")
@@ -234,3 +234,104 @@ class LowRankFigure:
     def show_fine_tuned(self, alpha, accuracy):
         self.tuned_acc.set_data([alpha], [accuracy])
         self.blitter.update()
+
+
+# --- static figures for the low-rank notebook --------------------------------------------
+
+def plot_svd_factors(W, svd, k):
+    """W (m x n) next to U_k (m x k), S_k (k x k) and V_k^T (k x n), drawn to scale."""
+    m, n = W.shape
+    fig, axes = new_figure(1, 4, figsize=(10, 3.2),
+                           gridspec_kw={"width_ratios": [n, k, k, n]})
+    limit = np.abs(W).max()
+    panels = [(W, f"W  ({m} x {n})"), (svd.U[:, :k], f"U_k  ({m} x {k})"),
+              (np.diag(svd.s[:k]), f"S_k  ({k} x {k})"), (svd.Vt[:k], f"V_k^T  ({k} x {n})")]
+    for ax, (matrix, title) in zip(axes, panels):
+        scale = limit if matrix is W else np.abs(matrix).max()
+        ax.imshow(matrix, cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto", interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"W ~ U_k S_k V_k^T keeps k (m + n) = {k * (m + n):,} of m n = {m * n:,} numbers", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rebuilt_filters(svd, ranks, units, image_shape):
+    """The incoming weights of a few hidden units (columns of W), seen as images,
+    rebuilt from the top k singular values for growing k."""
+    fig, axes = new_figure(len(units), len(ranks), figsize=(1.3 * len(ranks), 1.4 * len(units)))
+    for col, k in enumerate(ranks):
+        W_k = (svd.U[:, :k] * svd.s[:k]) @ svd.Vt[:k]             # (m, n)
+        for row, unit in enumerate(units):
+            ax = axes[row, col]
+            image = W_k[:, unit].reshape(image_shape)
+            ax.imshow(image, cmap="RdBu_r", vmin=-np.abs(image).max(), vmax=np.abs(image).max())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"k = {k}", fontsize=9)
+            if col == 0:
+                ax.set_ylabel(f"unit {unit}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_spectra(svds, names):
+    """Left: s_i / s_1 per layer. Right: energy kept against rank as a share of the
+    full rank, with each layer's break-even rank marked."""
+    fig, (ax1, ax2) = new_figure(1, 2, figsize=(10, 3.4))
+    for svd, name, color in zip(svds, names, LAYER_COLORS):
+        i = np.arange(1, svd.full_rank + 1)
+        ax1.semilogy(i, svd.s / svd.s[0], color=color, label=name)
+        energy = np.cumsum(svd.s**2) / np.sum(svd.s**2)
+        ax2.plot(i / svd.full_rank, energy, color=color, label=name)
+        m, n = svd.shape
+        share = (m * n / (m + n)) / svd.full_rank
+        ax2.axvline(share, color=color, linestyle=":", lw=1)
+    ax1.set_xlabel("index i")
+    ax1.set_ylabel("s_i / s_1")
+    ax1.set_title("Singular values", fontsize=10)
+    ax2.set_xlabel("rank k / full rank")
+    ax2.set_ylabel("energy kept")
+    ax2.set_title("Energy kept (dotted: break-even rank)", fontsize=10)
+    for ax in (ax1, ax2):
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_break_even(m, n):
+    """Parameters of a rank-k factorization, k (m + n), against the dense m n."""
+    fig, ax = new_figure(1, 1, figsize=(6, 3.2))
+    k = np.arange(1, min(m, n) + 1)
+    ax.plot(k, k * (m + n), label="factorized: k (m + n)")
+    ax.axhline(m * n, color="black", linestyle="--", label="dense: m n")
+    ax.axvline(m * n / (m + n), color="tab:red", linestyle=":",
+               label=f"break-even k = mn/(m+n) = {m * n / (m + n):.1f}")
+    ax.set_xlabel("rank k")
+    ax.set_ylabel("weights stored")
+    ax.set_title(f"A {m} x {n} layer", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(curves, *, xlabel, ylabel, title, xlog=False, reference=None):
+    """Named curves {label: (xs, ys)} on one axes, with an optional reference line."""
+    fig, ax = new_figure(1, 1, figsize=(6.5, 3.4))
+    for label, (xs, ys) in curves.items():
+        ax.plot(xs, ys, "o-", label=label, ms=4)
+    if reference is not None:
+        ax.axhline(reference[1], color="grey", linestyle="--", label=reference[0])
+    if xlog:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -44,7 +44,8 @@ class LowRankDashboard(Dashboard):
         self.controls = {
             "dataset": widgets.Dropdown(options=DATASETS, value=dataset, description="dataset"),
             "mode": widgets.ToggleButtons(options=MODES, value="per layer", description="ranks by",
-                                          style={"button_width": "95px"}),
+                                          style={"button_width": "105px"},
+                                          layout=widgets.Layout(width="max-content")),
             **{f"rank{i}": widgets.IntSlider(value=1, min=1, max=2, description=f"rank {i + 1}",
                                              continuous_update=False) for i in range(N_LAYERS)},
             "energy": widgets.FloatSlider(value=0.9, min=0.2, max=1.0, step=0.005, readout_format=".3f",
@@ -141,7 +142,8 @@ class LowRankDashboard(Dashboard):
                 for i, k in enumerate(result.requested):
                     self.controls[f"rank{i}"].value = k
         self.network = result.network
-        self.report = evaluate(result.network, self.dataset, self.baseline, repeats=2,
+        self._stop_file_size()            # a deflate running beside the timing would slow it
+        self.report = evaluate(result.network, self.dataset, self.baseline, repeats=3,
                                baseline_seconds=self.baseline_seconds, file_bytes=False)
         r = self.report
         self.plot.update(alpha=r.alpha, accuracy=r.accuracy, speedup_flops=r.speedup_theoretical,
@@ -149,14 +151,17 @@ class LowRankDashboard(Dashboard):
         self._show_readout()
         self._schedule_file_size(result.network, r)
 
+    def _stop_file_size(self):
+        """Cancel a deflate that has not started; wait for one that has."""
+        if self._file_size_timer is not None:
+            self._file_size_timer.cancel()
+            if not self.file_size_job.cancel():       # already running (or done)
+                self.file_size_job.result()
+
     def _schedule_file_size(self, network, report):
         """Deflate the .npz file (30-75 ms for LeNet-sized factors) in a background
         thread, once the controls have been still for ``FILE_SIZE_DELAY`` seconds:
         deflating during the next move would slow its measured timing."""
-        if self._file_size_timer is not None:
-            self._file_size_timer.cancel()
-            if not self.file_size_job.done():
-                self.file_size_job.cancel()
         job = self.file_size_job = Future()
 
         def run():
