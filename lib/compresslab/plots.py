@@ -48,8 +48,8 @@ class ArchitectureFigure:
         self.ax_size.set_title("Where the bytes are: float64 (blue), float32 (orange)", fontsize=10)
         for name, size in DEVICE_MEMORY_BYTES.items():
             self.ax_size.axvline(kilobytes(size), color="grey", linestyle="--")
-            self.ax_size.text(kilobytes(size), 1.0, name.split(" (")[0], rotation=90, fontsize=7,
-                              ha="right", va="top", color="grey",
+            self.ax_size.text(kilobytes(size), 0.02, name.split(" (")[0], rotation=90, fontsize=7,
+                              ha="right", va="bottom", color="grey",
                               transform=self.ax_size.get_xaxis_transform())
 
         (self.trained,) = self.ax_trade.plot([], [], "o", color="tab:blue", label="trained architectures")

@@ -60,9 +60,10 @@ class IntroductionDashboard(Dashboard):
         self.controls["train"].on_click(lambda _: self.safely(self.train_current)())
         self._observe_controls(["dataset", "hidden1", "hidden2", "dtype"])
         self.safely(self.update)()
-        sliders = widgets.VBox([self.controls[k] for k in ("dataset", "hidden1", "hidden2", "dtype")])
-        trainer = widgets.VBox([self.controls["epochs"], self.controls["train"], self.progress])
-        self.widget = widgets.VBox([widgets.HBox([sliders, trainer, self.readout]),
+        sliders = widgets.VBox([self.controls[k] for k in ("dataset", "hidden1", "hidden2", "dtype")],
+                               layout=widgets.Layout(min_width="360px"))
+        trainer = widgets.HBox([self.controls["epochs"], self.controls["train"], self.progress])
+        self.widget = widgets.VBox([widgets.HBox([sliders, self.readout]), trainer,
                                     figure_widget(self.fig), self.errors])
 
     # --- state ---------------------------------------------------------------

@@ -44,8 +44,7 @@ class LowRankDashboard(Dashboard):
         self.controls = {
             "dataset": widgets.Dropdown(options=DATASETS, value=dataset, description="dataset"),
             "mode": widgets.ToggleButtons(options=MODES, value="per layer", description="ranks by",
-                                          style={"button_width": "105px"},
-                                          layout=widgets.Layout(width="max-content")),
+                                          style={"button_width": "112px", "description_width": "60px"}),
             **{f"rank{i}": widgets.IntSlider(value=1, min=1, max=2, description=f"rank {i + 1}",
                                              continuous_update=False) for i in range(N_LAYERS)},
             "energy": widgets.FloatSlider(value=0.9, min=0.2, max=1.0, step=0.005, readout_format=".3f",
@@ -71,9 +70,10 @@ class LowRankDashboard(Dashboard):
         self.safely(self.update)()
         left = widgets.VBox([self.controls["dataset"], self.controls["mode"],
                              *[self.controls[f"rank{i}"] for i in range(N_LAYERS)],
-                             self.controls["energy"], self.controls["budget"]])
-        trainer = widgets.VBox([self.controls["epochs"], self.controls["fine_tune"], self.progress])
-        self.widget = widgets.VBox([widgets.HBox([left, trainer, self.readout]),
+                             self.controls["energy"], self.controls["budget"]],
+                            layout=widgets.Layout(min_width="400px"))
+        trainer = widgets.HBox([self.controls["epochs"], self.controls["fine_tune"], self.progress])
+        self.widget = widgets.VBox([widgets.HBox([left, self.readout]), trainer,
                                     figure_widget(self.fig), self.errors])
 
     # --- once per dataset ----------------------------------------------------------
