@@ -63,6 +63,12 @@ def lab(tmp_path_factory):
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text(json.dumps({"windowingMode": "none"}))
+    # No autosave, and a copy of the notebooks: running them must never write into the repo.
+    docmanager = settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
+    docmanager.parent.mkdir(parents=True)
+    docmanager.write_text(json.dumps({"autosave": False}))
+    root = home / "root"
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
     config = home / "config"
     (config / "labconfig").mkdir(parents=True)
     # No "get notified about Jupyter news?" prompt.
@@ -74,10 +80,10 @@ def lab(tmp_path_factory):
     log = open(home / "lab.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
          "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0"]
         + (["--allow-root"] if os.geteuid() == 0 else []),
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
