@@ -61,6 +61,10 @@ class LowRank:
                        "bias": bias.astype(dtype, copy=False)}
 
     @property
+    def dtype(self) -> np.dtype:
+        return self.params["left"].dtype
+
+    @property
     def rank(self) -> int:
         return self.params["left"].shape[1]
 

@@ -23,6 +23,7 @@ new layer kind (low-rank, sparse, quantized) needs no special case anywhere:
 - ``flops(n_samples)``       floating-point operations of one forward pass
 - ``to_dense()``             an equivalent ``Dense`` layer
 - ``astype(dtype)``          the same layer with its floats in ``dtype``
+- ``dtype``                  the float type it computes in
 - ``n_inputs``, ``n_outputs``, ``kind`` (its name in a saved file)
 
 A layer kind registers itself with ``@register_layer`` and a
@@ -238,7 +239,7 @@ class Network:
 
     @property
     def dtype(self) -> np.dtype:
-        return np.result_type(*[a.dtype for layer in self.layers for a in layer.params.values()])
+        return np.result_type(*[layer.dtype for layer in self.layers])
 
     @property
     def hidden_layer_sizes(self) -> tuple[int, ...]:

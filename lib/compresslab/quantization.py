@@ -1,0 +1,471 @@
+"""Quantization: store each weight (and activation, and gradient) in fewer bits.
+
+The lecture: 64-bit doubles (the Scala source model, and scikit-learn) can be
+stored as 32 or 16-bit floats, as b-bit integers, or as 1 bit (binarization).
+Its claimed strength: much less memory and fewer float operations; its
+claimed limitation: quantized weights make training harder to converge.
+
+Schemes (``SCHEMES``), for a weight matrix W (n_inputs, n_outputs):
+
+- ``float16`` / ``float32``: a cast (IEEE half / single precision).
+- ``symmetric`` (b = 2..16): q = round(r / S) in [-(2^(b-1) - 1), 2^(b-1) - 1],
+  r ~ S q, with S = c / (2^(b-1) - 1) for the clipping range [-c, c].
+- ``affine`` (b = 2..16): r = S (q - Z), q in [0, 2^b - 1], S = (hi - lo) / (2^b - 1),
+  zero point Z = round(-lo / S) (Jacob et al. 2018): the range need not be
+  centred on 0, so no level is wasted on a lopsided distribution.
+- ``kmeans`` (b = 1..8): weight sharing, a codebook of 2^b centroids found by
+  k-means with linear initialisation (Han et al. 2016, Deep Compression); each
+  weight stores the b-bit index of its centroid.
+- ``binary`` (1 bit): W ~ alpha sign(W), alpha = mean |W| per output neuron, the
+  scale that minimises ||W - alpha sign(W)||^2 (XNOR-Net, Rastegari et al. 2016).
+- ``ternary`` (2 bits): W ~ alpha t, t in {-1, 0, 1} with threshold
+  0.7 mean |W| and alpha the mean |W| above it (Li & Liu 2016, a bonus).
+
+Granularity: one scale for the whole matrix (``"tensor"``) or one per output
+neuron, i.e. per column (``"neuron"``). Range: ``"minmax"`` uses the extreme
+values; ``"mse"`` searches the clipping range that minimises the squared error
+(at 2-3 bits min-max wastes levels on rare outliers and collapses).
+
+A ``QuantizedDense`` layer stores the codes packed at b bits, its scales,
+zero points or codebook, and a float32 bias; ``storage_bits`` counts all of
+it. NumPy has no low-bit matrix product, so its forward pass dequantizes and
+multiplies in float: measured speedup <= 1, said openly. The theoretical
+speedup of memory-bound inference is the ratio of bytes moved.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_array_2d, check_choice, check_int
+from .network import Dense, Network, float_dtype, register_layer
+
+SCHEMES = ("symmetric", "affine", "kmeans", "binary", "ternary", "float16", "float32")
+GRANULARITIES = ("tensor", "neuron")
+RANGE_METHODS = ("minmax", "mse")
+BIT_RANGES = {"symmetric": (2, 16), "affine": (2, 16), "kmeans": (1, 8), "binary": (1, 1),
+              "ternary": (2, 2), "float16": (16, 16), "float32": (32, 32)}
+SCALE_BITS = 32          # scales, zero points, codebook entries and biases are stored as 32-bit numbers
+KMEANS_SAMPLE = 20_000   # k-means is fitted on at most this many weights, then every weight is assigned
+
+
+def check_bits(scheme: str, bits) -> int:
+    check_choice("scheme", scheme, SCHEMES)
+    low, high = BIT_RANGES[scheme]
+    return check_int(f"bits for {scheme}", bits, low=low, high=high)
+
+
+# ----------------------------------------------------------------------------
+# Packing b-bit codes into bytes
+# ----------------------------------------------------------------------------
+
+def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Pack non-negative integer codes < 2^bits into a uint8 array, b bits each."""
+    codes = np.asarray(codes).ravel().astype(np.uint32)
+    if codes.size and codes.max() >= 2**bits:
+        raise ValueError(f"codes must be < 2^{bits} = {2**bits}; got {int(codes.max())}")
+    planes = (codes[:, None] >> np.arange(bits - 1, -1, -1, dtype=np.uint32)) & 1   # (n, bits)
+    return np.packbits(planes.astype(np.uint8).ravel())
+
+
+def unpack_codes(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
+    """The inverse of ``pack_codes``: ``count`` codes of ``bits`` bits each."""
+    planes = np.unpackbits(np.asarray(packed, dtype=np.uint8))[:count * bits].reshape(count, bits)
+    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint32)
+    return planes.astype(np.uint32) @ weights
+
+
+# ----------------------------------------------------------------------------
+# Quantizers: weight matrix -> (codes, how to dequantize)
+# ----------------------------------------------------------------------------
+
+def _per_column(W, granularity):
+    """A view in which every column is one group: (n_rows, n_groups)."""
+    return W if granularity == "neuron" else W.reshape(-1, 1)
+
+
+def _uniform_params(lo, hi, bits, symmetric):
+    """Scale and zero point for the range [lo, hi] (arrays, one per group)."""
+    if symmetric:
+        q_max = 2 ** (bits - 1) - 1
+        c = np.maximum(np.maximum(np.abs(lo), np.abs(hi)), 1e-12)
+        return c / q_max, np.zeros_like(c), -q_max, q_max
+    q_max = 2**bits - 1
+    lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)     # 0 must be exactly representable
+    scale = np.maximum(hi - lo, 1e-12) / q_max
+    zero = np.clip(np.round(-lo / scale), 0, q_max)
+    return scale, zero, 0, q_max
+
+
+def _uniform_round_trip(G, scale, zero, q_min, q_max):
+    q = np.clip(np.round(G / scale + zero), q_min, q_max)
+    return q, scale * (q - zero)
+
+
+def _search_clip(G, bits, symmetric, n_candidates=64):
+    """Per group, the clipping range (a shrink factor of min-max) with the least squared error."""
+    lo, hi = G.min(axis=0), G.max(axis=0)
+    best_err = np.full(G.shape[1], np.inf)
+    best_lo, best_hi = lo.copy(), hi.copy()
+    for ratio in np.linspace(0.05, 1.0, n_candidates):
+        scale, zero, q_min, q_max = _uniform_params(lo * ratio, hi * ratio, bits, symmetric)
+        _, approx = _uniform_round_trip(G, scale, zero, q_min, q_max)
+        err = np.sum((G - approx) ** 2, axis=0)
+        better = err < best_err
+        best_err[better] = err[better]
+        best_lo[better], best_hi[better] = lo[better] * ratio, hi[better] * ratio
+    return best_lo, best_hi
+
+
+def quantize_uniform(W, bits, *, symmetric=True, granularity="tensor", range_method="minmax"):
+    """Uniform b-bit quantization of W. Returns (codes, scale, zero_point), codes as
+    non-negative integers (q - q_min), scale and zero point one per group."""
+    check_choice("granularity", granularity, GRANULARITIES)
+    check_choice("range_method", range_method, RANGE_METHODS)
+    G = _per_column(np.asarray(W, dtype=np.float64), granularity)
+    if range_method == "mse":
+        lo, hi = _search_clip(G, bits, symmetric)
+    else:
+        lo, hi = G.min(axis=0), G.max(axis=0)
+    scale, zero, q_min, q_max = _uniform_params(lo, hi, bits, symmetric)
+    q, _ = _uniform_round_trip(G, scale, zero, q_min, q_max)
+    return (q - q_min).astype(np.uint32).reshape(np.shape(W)), scale, zero - q_min
+
+
+def quantize_kmeans(W, bits, *, random_state=0):
+    """Weight sharing: a 2^b-entry codebook by 1-D k-means with linear initialisation
+    (Han et al. 2016). Returns (codes, codebook)."""
+    from sklearn.cluster import KMeans
+
+    w = np.asarray(W, dtype=np.float64).ravel()
+    k = 2**bits
+    distinct = np.unique(w)
+    if distinct.size <= k:                       # nothing to cluster: the codebook is exact
+        codebook = np.concatenate([distinct, np.full(k - distinct.size, distinct[-1])])
+    else:
+        sample = w
+        if w.size > KMEANS_SAMPLE:               # fit on a sample: same centroids, 10x faster
+            sample = np.random.default_rng(random_state).choice(w, KMEANS_SAMPLE, replace=False)
+        init = np.linspace(w.min(), w.max(), k).reshape(-1, 1)
+        codebook = KMeans(k, init=init, n_init=1, max_iter=100, random_state=random_state).fit(
+            sample.reshape(-1, 1)).cluster_centers_.ravel()
+    codebook = np.sort(codebook)
+    # nearest centroid in 1-D: compare with the midpoints between sorted centroids
+    codes = np.searchsorted((codebook[1:] + codebook[:-1]) / 2, w)
+    return codes.astype(np.uint32).reshape(np.shape(W)), codebook
+
+
+def quantize_binary(W):
+    """XNOR-Net: codes 1 for W >= 0 else 0, alpha = mean |W| per output neuron."""
+    W = np.asarray(W, dtype=np.float64)
+    return (W >= 0).astype(np.uint32), np.abs(W).mean(axis=0)
+
+
+def quantize_ternary(W):
+    """Ternary weights (Li & Liu 2016): t in {-1, 0, 1} coded {0, 1, 2}, one alpha per neuron."""
+    W = np.asarray(W, dtype=np.float64)
+    delta = 0.7 * np.abs(W).mean(axis=0)
+    t = np.where(W > delta, 1, np.where(W < -delta, -1, 0))
+    kept = np.abs(W) * (t != 0)
+    alpha = kept.sum(axis=0) / np.maximum((t != 0).sum(axis=0), 1)
+    return (t + 1).astype(np.uint32), alpha
+
+
+# ----------------------------------------------------------------------------
+# The layer
+# ----------------------------------------------------------------------------
+
+@register_layer
+class QuantizedDense:
+    """A dense layer whose weights are stored as b-bit codes.
+
+    Stored (and counted by ``storage_bits``): the codes packed at ``bits``
+    bits each, plus per scheme the scales and zero points (uniform), the
+    codebook (k-means), the alphas (binary, ternary), and the float32 bias.
+    ``float16`` stores the weights themselves at 16 bits.
+    Forward: dequantize W, then X W + b in float64 (no low-bit matmul in NumPy).
+    """
+
+    kind = "quantized"
+
+    def __init__(self, *, scheme, bits, shape, packed, bias, scale=None, zero_point=None, codebook=None,
+                 granularity="tensor", compute_dtype="float64"):
+        self.scheme, self.bits, self.shape = scheme, int(bits), tuple(int(s) for s in shape)
+        self.granularity = granularity
+        self.packed = np.asarray(packed)
+        self.bias_stored = np.asarray(bias, dtype=np.float32)
+        self.scale = None if scale is None else np.asarray(scale, dtype=np.float32)
+        self.zero_point = None if zero_point is None else np.asarray(zero_point, dtype=np.int32)
+        self.codebook = None if codebook is None else np.asarray(codebook, dtype=np.float32)
+        self.compute_dtype = float_dtype(compute_dtype)
+        # Unpacked once: the integer codes an int kernel would read (kept as the narrowest uint).
+        count = self.shape[0] * self.shape[1]
+        if scheme in ("float16", "float32"):
+            self.codes = None
+        else:
+            self.codes = unpack_codes(self.packed, self.bits, count).reshape(self.shape).astype(
+                np.uint8 if self.bits <= 8 else np.uint16)
+        self.params = {}         # nothing to train: QAT trains a Dense master, then converts
+
+    # --- protocol ------------------------------------------------------------------
+    @property
+    def n_inputs(self):
+        return self.shape[0]
+
+    @property
+    def n_outputs(self):
+        return self.shape[1]
+
+    @property
+    def dtype(self):
+        return self.compute_dtype
+
+    @property
+    def n_params(self):
+        return self.shape[0] * self.shape[1] + self.shape[1]
+
+    def storage_bits(self) -> int:
+        n_weights = self.shape[0] * self.shape[1]
+        extra = sum(0 if a is None else a.size * SCALE_BITS for a in (self.scale, self.zero_point, self.codebook))
+        return n_weights * self.bits + extra + self.bias_stored.size * SCALE_BITS
+
+    def arrays(self):
+        arrays = {"packed": self.packed, "bias": self.bias_stored, "bits": np.array(self.bits),
+                  "shape": np.array(self.shape), "scheme": np.array(self.scheme),
+                  "granularity": np.array(self.granularity)}
+        for name in ("scale", "zero_point", "codebook"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, a):
+        optional = {k: a[k] for k in ("scale", "zero_point", "codebook") if k in a}
+        return cls(scheme=str(a["scheme"]), bits=int(a["bits"]), shape=tuple(a["shape"]), packed=a["packed"],
+                   bias=a["bias"], granularity=str(a["granularity"]), **optional)
+
+    def flops(self, n_samples):
+        return 2 * n_samples * self.shape[0] * self.shape[1] + n_samples * self.shape[1]
+
+    def dequantized_weight(self) -> np.ndarray:
+        """The float weight matrix the codes stand for."""
+        dt = self.compute_dtype
+        if self.scheme in ("float16", "float32"):
+            return self.packed.view(np.float16 if self.scheme == "float16" else np.float32).reshape(
+                self.shape).astype(dt)
+        codes = self.codes.astype(dt)
+        if self.scheme == "kmeans":
+            return self.codebook.astype(dt)[self.codes]
+        if self.scheme == "binary":                          # codes {0, 1} -> signs {-1, +1}
+            return (2.0 * codes - 1.0) * self.scale.astype(dt)
+        if self.scheme == "ternary":                         # codes {0, 1, 2} -> {-1, 0, +1}
+            return (codes - 1.0) * self.scale.astype(dt)
+        # uniform: r = S (q - Z); symmetric codes are offset by 2^(b-1) - 1, a constant not stored
+        zero = 2 ** (self.bits - 1) - 1 if self.scheme == "symmetric" else self.zero_point.astype(dt)
+        return (codes - zero) * self.scale.astype(dt)
+
+    def forward(self, X):
+        out = X @ self.dequantized_weight()              # dequantize, then multiply: NumPy has no int8 GEMM
+        out += self.bias_stored.astype(self.compute_dtype)
+        return out
+
+    def backward(self, X, grad_out):
+        return grad_out @ self.dequantized_weight().T, {}
+
+    def to_dense(self) -> Dense:
+        return Dense(self.dequantized_weight(), self.bias_stored.astype(self.compute_dtype))
+
+    def astype(self, dtype):
+        a = self.arrays()
+        optional = {k: a[k] for k in ("scale", "zero_point", "codebook") if k in a}
+        return QuantizedDense(scheme=self.scheme, bits=self.bits, shape=self.shape, packed=self.packed,
+                              bias=self.bias_stored, granularity=self.granularity, compute_dtype=dtype,
+                              **optional)
+
+    def __repr__(self):
+        return f"QuantizedDense({self.shape[0]} -> {self.shape[1]}, {self.scheme}, {self.bits} bit)"
+
+
+def quantize_layer(layer, scheme="symmetric", bits=8, *, granularity="tensor", range_method="minmax",
+                   random_state=0) -> QuantizedDense:
+    """Quantize one layer's (dense) weights."""
+    bits = check_bits(scheme, bits)
+    check_choice("granularity", granularity, GRANULARITIES)
+    check_choice("range_method", range_method, RANGE_METHODS)
+    dense = layer.to_dense()
+    W, shape = dense.weight, dense.weight.shape
+    common = dict(scheme=scheme, bits=bits, shape=shape, bias=dense.bias, granularity=granularity)
+    if scheme in ("float16", "float32"):
+        values = W.astype(np.float16 if scheme == "float16" else np.float32)
+        return QuantizedDense(packed=values.view(np.uint8).ravel(), **common)
+    if scheme in ("symmetric", "affine"):
+        codes, scale, zero = quantize_uniform(W, bits, symmetric=scheme == "symmetric",
+                                              granularity=granularity, range_method=range_method)
+        return QuantizedDense(packed=pack_codes(codes, bits), scale=scale,
+                              zero_point=zero if scheme == "affine" else None, **common)
+    if scheme == "kmeans":
+        codes, codebook = quantize_kmeans(W, bits, random_state=random_state)
+        return QuantizedDense(packed=pack_codes(codes, bits), codebook=codebook, **common)
+    codes, alpha = quantize_binary(W) if scheme == "binary" else quantize_ternary(W)
+    common["granularity"] = "neuron"                # one alpha per output neuron
+    return QuantizedDense(packed=pack_codes(codes, bits), scale=alpha, **common)
+
+
+
+# ----------------------------------------------------------------------------
+# Activations: quantize what a layer receives
+# ----------------------------------------------------------------------------
+
+def fake_quantize_range(X, bits, low, high):
+    """Round X to 2^b levels spread uniformly over [low, high] (values outside are clipped)."""
+    scale = max(high - low, 1e-12) / (2**bits - 1)
+    return np.round((np.clip(X, low, high) - low) / scale) * scale + low
+
+
+@register_layer
+class QuantizedInput:
+    """Wraps a layer so that its input (a hidden activation) is quantized to b bits
+    over a range calibrated on training data. Stores the inner layer and the range."""
+
+    kind = "quantized_input"
+
+    def __init__(self, inner, *, bits, low, high):
+        self.inner, self.bits, self.low, self.high = inner, int(bits), float(low), float(high)
+        self.params = inner.params
+
+    n_inputs = property(lambda self: self.inner.n_inputs)
+    n_outputs = property(lambda self: self.inner.n_outputs)
+    n_params = property(lambda self: self.inner.n_params)
+    dtype = property(lambda self: self.inner.dtype)
+
+    def storage_bits(self):
+        return self.inner.storage_bits() + 2 * SCALE_BITS          # + the range [low, high]
+
+    def flops(self, n_samples):
+        return self.inner.flops(n_samples)
+
+    def forward(self, X):
+        return self.inner.forward(fake_quantize_range(X, self.bits, self.low, self.high))
+
+    def backward(self, X, grad_out):
+        # straight-through: the rounding passes gradients unchanged
+        return self.inner.backward(fake_quantize_range(X, self.bits, self.low, self.high), grad_out)
+
+    def arrays(self):
+        arrays = {f"inner.{k}": v for k, v in self.inner.arrays().items()}
+        arrays.update(inner_kind=np.array(self.inner.kind), bits=np.array(self.bits),
+                      range=np.array([self.low, self.high]))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, a):
+        from .network import LAYER_KINDS
+
+        inner = LAYER_KINDS[str(a["inner_kind"])].from_arrays(
+            {k[len("inner."):]: v for k, v in a.items() if k.startswith("inner.")})
+        return cls(inner, bits=int(a["bits"]), low=float(a["range"][0]), high=float(a["range"][1]))
+
+    def to_dense(self):
+        return self.inner.to_dense()
+
+    def astype(self, dtype):
+        return QuantizedInput(self.inner.astype(dtype), bits=self.bits, low=self.low, high=self.high)
+
+    def __repr__(self):
+        return f"QuantizedInput({self.bits} bit in [{self.low:.3g}, {self.high:.3g}]) -> {self.inner!r}"
+
+
+def activation_ranges(network: Network, X) -> list[tuple[float, float]]:
+    """(min, max) of the input of every layer after the first, on calibration data X."""
+    X = check_array_2d("X_calibration", X, n_features=network.n_features)
+    inputs, _ = network.forward_all(X.astype(network.dtype))
+    return [(float(A.min()), float(A.max())) for A in inputs[1:]]
+
+
+# ----------------------------------------------------------------------------
+# Whole networks: post-training quantization, QAT, quantized gradients
+# ----------------------------------------------------------------------------
+
+def quantize(network: Network, scheme="symmetric", bits=8, *, granularity="tensor", range_method="minmax",
+             activation_bits=None, X_calibration=None, random_state=0) -> Network:
+    """Post-training quantization (PTQ): every layer's weights, and optionally the
+    hidden activations at ``activation_bits`` over ranges calibrated on ``X_calibration``."""
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a compresslab Network; got {type(network).__name__}")
+    layers = [quantize_layer(layer, scheme, bits, granularity=granularity, range_method=range_method,
+                             random_state=random_state) for layer in network.layers]
+    if activation_bits is not None:
+        activation_bits = check_int("activation_bits", activation_bits, low=1, high=16)
+        if X_calibration is None:
+            raise ValueError("activation_bits needs X_calibration (training data) to set the ranges; got None")
+        ranges = activation_ranges(network, X_calibration)
+        layers = layers[:1] + [QuantizedInput(layer, bits=activation_bits, low=lo, high=hi)
+                               for layer, (lo, hi) in zip(layers[1:], ranges)]
+    return network.replace_layers(layers)
+
+
+def weight_quantizer(network: Network, scheme="symmetric", bits=8, *, granularity="tensor",
+                     range_method="minmax", random_state=0):
+    """A ``weight_transform`` hook for the training engine: the forward pass sees
+    quantized-then-dequantized weights (fake quantization), the gradient flows
+    straight through to the float master weights (Jacob et al. 2018)."""
+    bits = check_bits(scheme, bits)
+    codebooks = {}
+    if scheme == "kmeans":           # the codebook is fitted once; each step snaps to it
+        for i, layer in enumerate(network.layers):
+            codebooks[i] = quantize_kmeans(layer.params["weight"], bits, random_state=random_state)[1]
+
+    def transform(i, name, w):
+        if name != "weight":
+            return w
+        if scheme == "kmeans":
+            book = codebooks[i]
+            return book[np.searchsorted((book[1:] + book[:-1]) / 2, w)]
+        if scheme in ("symmetric", "affine"):
+            G = _per_column(w, granularity)
+            lo, hi = (_search_clip(G, bits, scheme == "symmetric") if range_method == "mse"
+                      else (G.min(axis=0), G.max(axis=0)))
+            params = _uniform_params(lo, hi, bits, scheme == "symmetric")
+            return _uniform_round_trip(G, *params)[1].reshape(w.shape)
+        return quantize_layer(Dense(w, np.zeros(w.shape[1])), scheme, bits).dequantized_weight()
+
+    return transform
+
+
+def quantization_aware_training(network: Network, X, y, scheme="symmetric", bits=4, *, granularity="tensor",
+                                range_method="minmax", epochs=3, learning_rate=5e-4, random_state=0,
+                                **train_kwargs):
+    """QAT: train a copy with fake-quantized weights (float masters, straight-through
+    gradients), then quantize the trained masters. Returns (quantized network, history)."""
+    from .training import train
+
+    master = network.to_dense().astype("float64")
+    if master is network or any(a is b for a, b in zip(master.layers, network.layers)):
+        master = master.copy()
+    hook = weight_quantizer(master, scheme, bits, granularity=granularity, range_method=range_method,
+                            random_state=random_state)
+    history = train(master, X, y, epochs=epochs, learning_rate=learning_rate, weight_transform=hook,
+                    random_state=random_state, **train_kwargs)
+    return quantize(master, scheme, bits, granularity=granularity, range_method=range_method,
+                    random_state=random_state), history
+
+
+def gradient_quantizer(bits: int, random_state=0):
+    """A ``gradient_transform`` hook: each gradient tensor rounded to b bits with
+    stochastic rounding, so that the rounded gradient is unbiased (E[q] = g).
+
+    b >= 2: g ~ S q with S = max|g| / (2^(b-1) - 1), q = floor(g / S + u), u ~ U[0, 1).
+    b = 1: g ~ m s with m = max|g| and s = +1 with probability (1 + g/m) / 2, else -1.
+    """
+    bits = check_int("gradient bits", bits, low=1, high=16)
+    rng = np.random.default_rng(random_state)
+
+    def transform(i, name, g):
+        m = np.abs(g).max()
+        if m == 0:
+            return g
+        if bits == 1:
+            return np.where(rng.random(g.shape) < (1 + g / m) / 2, m, -m)
+        scale = m / (2 ** (bits - 1) - 1)
+        return np.floor(g / scale + rng.random(g.shape)) * scale
+
+    return transform
