@@ -83,15 +83,21 @@ def _per_column(W, granularity):
     return W if granularity == "neuron" else W.reshape(-1, 1)
 
 
+def _as_stored(scale):
+    """Scales are stored as float32: round them first, so the codes are computed with
+    exactly the scale the layer will dequantize with."""
+    return np.asarray(scale, dtype=np.float32).astype(np.float64)
+
+
 def _uniform_params(lo, hi, bits, symmetric):
     """Scale and zero point for the range [lo, hi] (arrays, one per group)."""
     if symmetric:
         q_max = 2 ** (bits - 1) - 1
         c = np.maximum(np.maximum(np.abs(lo), np.abs(hi)), 1e-12)
-        return c / q_max, np.zeros_like(c), -q_max, q_max
+        return _as_stored(c / q_max), np.zeros_like(c), -q_max, q_max
     q_max = 2**bits - 1
     lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)     # 0 must be exactly representable
-    scale = np.maximum(hi - lo, 1e-12) / q_max
+    scale = _as_stored(np.maximum(hi - lo, 1e-12) / q_max)
     zero = np.clip(np.round(-lo / scale), 0, q_max)
     return scale, zero, 0, q_max
 

@@ -1,0 +1,216 @@
+import numpy as np
+import pytest
+
+from compresslab.network import Dense, Network
+from compresslab.quantization import (BIT_RANGES, QuantizedDense, QuantizedInput, activation_ranges,
+                                      gradient_quantizer, pack_codes, quantization_aware_training, quantize,
+                                      quantize_binary, quantize_kmeans, quantize_layer, quantize_uniform,
+                                      unpack_codes, weight_quantizer)
+from compresslab.training import loss_and_gradients, target_matrix, train
+
+
+@pytest.fixture(scope="module")
+def W():
+    return np.random.default_rng(0).normal(size=(40, 12)) * np.linspace(0.1, 2, 12)   # columns of different scale
+
+
+@pytest.mark.parametrize("bits", range(1, 17))
+def test_codes_round_trip_through_packing(bits):
+    codes = np.random.default_rng(bits).integers(0, 2**bits, size=1001)
+    packed = pack_codes(codes, bits)
+    assert packed.dtype == np.uint8 and packed.size == int(np.ceil(1001 * bits / 8))
+    np.testing.assert_array_equal(unpack_codes(packed, bits, 1001), codes)
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8, 12, 16])
+@pytest.mark.parametrize("scheme", ["symmetric", "affine"])
+@pytest.mark.parametrize("granularity", ["tensor", "neuron"])
+def test_uniform_error_is_within_half_a_step(W, bits, scheme, granularity):
+    layer = quantize_layer(Dense(W, np.zeros(12)), scheme, bits, granularity=granularity)
+    error = np.abs(layer.dequantized_weight() - W)
+    scale = layer.scale.astype(np.float64) if granularity == "neuron" else float(layer.scale[0])
+    assert np.all(error <= scale / 2 + 1e-9)
+    assert layer.codes.max() < 2**bits
+
+
+def test_per_neuron_scales_beat_per_tensor_on_uneven_columns(W):
+    errors = {g: np.sum((quantize_layer(Dense(W, np.zeros(12)), "symmetric", 4, granularity=g)
+                         .dequantized_weight() - W) ** 2) for g in ("tensor", "neuron")}
+    assert errors["neuron"] < errors["tensor"]
+
+
+def test_affine_uses_the_whole_range_of_a_lopsided_distribution():
+    W = np.random.default_rng(1).uniform(0.5, 1.0, size=(50, 4))         # all positive
+    err = {s: np.abs(quantize_layer(Dense(W, np.zeros(4)), s, 4).dequantized_weight() - W).max()
+           for s in ("symmetric", "affine")}
+    assert err["affine"] < err["symmetric"]
+
+
+@pytest.mark.parametrize("bits", [2, 3])
+def test_mse_clipping_beats_minmax_at_low_bits(bits):
+    rng = np.random.default_rng(2)
+    W = rng.normal(size=(200, 20))
+    W[rng.random(W.shape) < 0.005] *= 8                                   # a few outliers, as in trained layers
+    err = {r: np.sum((quantize_layer(Dense(W, np.zeros(20)), "symmetric", bits, range_method=r)
+                      .dequantized_weight() - W) ** 2) for r in ("minmax", "mse")}
+    assert err["mse"] < 0.8 * err["minmax"]
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+@pytest.mark.parametrize("granularity", ["tensor", "neuron"])
+def test_mse_range_is_never_worse_than_minmax(W, bits, granularity):
+    err = {r: np.sum((quantize_layer(Dense(W, np.zeros(12)), "affine", bits, granularity=granularity,
+                                     range_method=r).dequantized_weight() - W) ** 2) for r in ("minmax", "mse")}
+    assert err["mse"] <= err["minmax"] * (1 + 1e-12)
+
+
+def test_16_bit_reproduces_the_weights(W):
+    for scheme in ("symmetric", "affine"):
+        np.testing.assert_allclose(quantize_layer(Dense(W, np.zeros(12)), scheme, 16).dequantized_weight(), W,
+                                   atol=np.abs(W).max() * 2e-4)
+    np.testing.assert_allclose(quantize_layer(Dense(W, np.zeros(12)), "float16", 16).dequantized_weight(), W,
+                               rtol=1e-3)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3])
+def test_kmeans_with_enough_centroids_reproduces_the_weights(bits):
+    values = np.random.default_rng(3).normal(size=2**bits)
+    W = np.random.default_rng(4).choice(values, size=(30, 10))
+    codes, codebook = quantize_kmeans(W, bits)
+    np.testing.assert_array_equal(codebook[codes], W)
+
+
+def test_kmeans_assigns_each_weight_to_its_nearest_centroid(W):
+    codes, codebook = quantize_kmeans(W, 3)
+    nearest = np.argmin(np.abs(W[..., None] - codebook), axis=-1)
+    np.testing.assert_array_equal(codebook[codes], codebook[nearest])
+
+
+def test_binarization_keeps_sign_and_the_optimal_alpha(W):
+    layer = quantize_layer(Dense(W, np.zeros(12)), "binary", 1)
+    Wb = layer.dequantized_weight()
+    assert np.all(np.sign(Wb) == np.where(W >= 0, 1, -1))
+    _, alpha = quantize_binary(W)
+    np.testing.assert_allclose(np.abs(Wb).max(axis=0), alpha, rtol=1e-6)
+    # alpha minimises ||W - a sign(W)||^2 over a, per neuron: nudging it only makes it worse
+    for factor in (0.9, 1.1):
+        worse = np.sum((W - factor * Wb) ** 2, axis=0)
+        assert np.all(worse > np.sum((W - Wb) ** 2, axis=0))
+
+
+def test_ternary_has_three_levels_per_neuron(W):
+    Wt = quantize_layer(Dense(W, np.zeros(12)), "ternary", 2).dequantized_weight()
+    for column in Wt.T:
+        assert len(np.unique(column)) <= 3 and 0.0 in column
+
+
+@pytest.mark.parametrize("scheme, bits", [("symmetric", 4), ("affine", 3), ("kmeans", 2), ("binary", 1),
+                                          ("ternary", 2), ("float16", 16), ("symmetric", 16)])
+@pytest.mark.parametrize("granularity", ["tensor", "neuron"])
+def test_storage_bits_equal_the_formula(W, scheme, bits, granularity):
+    m, n = W.shape
+    layer = quantize_layer(Dense(W, np.zeros(n)), scheme, bits, granularity=granularity)
+    groups = n if (granularity == "neuron" or scheme in ("binary", "ternary")) else 1
+    extra = {"symmetric": groups * 32, "affine": 2 * groups * 32, "kmeans": 2**bits * 32,
+             "binary": n * 32, "ternary": n * 32, "float16": 0}[scheme]
+    assert layer.storage_bits() == m * n * bits + extra + n * 32          # + float32 bias
+    assert layer.n_params == m * n + n and layer.flops(5) == 2 * 5 * m * n + 5 * n
+
+
+def test_quantized_network_saves_loads_and_its_file_shrinks(mnist_net, mnist5k, tmp_path):
+    q = quantize(mnist_net, "affine", 4, granularity="neuron")
+    q.save(tmp_path / "q.npz")
+    loaded = Network.load(tmp_path / "q.npz")
+    np.testing.assert_array_equal(loaded.predict_proba(mnist5k.X_test), q.predict_proba(mnist5k.X_test))
+    assert q.serialized_bytes() < mnist_net.serialized_bytes() / 10
+
+
+@pytest.mark.parametrize("bits, floor", [(8, 0.94), (4, 0.93)])
+def test_ptq_keeps_accuracy_at_8_and_4_bits(mnist_net, mnist5k, bits, floor):
+    q = quantize(mnist_net, "symmetric", bits, granularity="neuron")
+    assert q.score(mnist5k.X_test, mnist5k.y_test) >= floor
+
+
+def test_activation_quantization(mnist_net, mnist5k):
+    ranges = activation_ranges(mnist_net, mnist5k.X_train)
+    assert len(ranges) == 2 and all(lo >= 0 for lo, _ in ranges)          # relu outputs
+    q = quantize(mnist_net, "symmetric", 8, activation_bits=4, X_calibration=mnist5k.X_train)
+    assert isinstance(q.layers[1], QuantizedInput) and q.layers[1].bits == 4
+    assert q.storage_bits() == quantize(mnist_net, "symmetric", 8).storage_bits() + 2 * 2 * 32
+    assert q.score(mnist5k.X_test, mnist5k.y_test) > 0.9
+    inputs, _ = q.forward_all(mnist5k.X_test[:50])
+    fed = q.layers[1].inner
+    assert fed is not None and len(np.unique(np.round(
+        (np.clip(inputs[1], *ranges[0]) - ranges[0][0]) / ((ranges[0][1] - ranges[0][0]) / 15)))) <= 16
+
+
+def test_qat_lowers_the_loss_through_the_hooks(mnist_net, mnist5k):
+    q, history = quantization_aware_training(mnist_net, mnist5k.X_train, mnist5k.y_train, "symmetric", 2,
+                                             epochs=3, progress=False)
+    assert history.loss[-1] < history.loss[0]
+    ptq = quantize(mnist_net, "symmetric", 2).score(mnist5k.X_test, mnist5k.y_test)
+    assert q.score(mnist5k.X_test, mnist5k.y_test) > ptq + 0.2
+    assert all(isinstance(layer, QuantizedDense) and layer.bits == 2 for layer in q.layers)
+    assert mnist_net.layers[0].to_dense().weight.dtype == np.float64      # the original is untouched
+
+
+def test_weight_quantizer_is_straight_through():
+    rng = np.random.default_rng(5)
+    net = Network([Dense(rng.normal(size=(6, 5)), rng.normal(size=5)), Dense(rng.normal(size=(5, 3)),
+                                                                               rng.normal(size=3))])
+    X, Y = rng.normal(size=(8, 6)), target_matrix(net, rng.integers(0, 3, 8))
+    hook = weight_quantizer(net, "symmetric", 3)
+    _, grads = loss_and_gradients(net, X, Y, weight_transform=hook)
+    twin = net.replace_layers([Dense(hook(i, "weight", l.weight), l.bias) for i, l in enumerate(net.layers)])
+    _, twin_grads = loss_and_gradients(twin, X, Y)
+    for g, t in zip(grads, twin_grads):
+        np.testing.assert_allclose(g["weight"], t["weight"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_stochastic_gradient_rounding_is_unbiased(bits):
+    g = np.random.default_rng(6).normal(size=(50, 20))
+    hook = gradient_quantizer(bits, random_state=0)
+    mean = np.mean([hook(0, "weight", g) for _ in range(2000)], axis=0)
+    assert np.abs(mean - g).max() < 0.15 * np.abs(g).max()
+    if bits >= 2:
+        levels = np.unique(hook(0, "weight", g) / (np.abs(g).max() / (2 ** (bits - 1) - 1)))
+        assert len(levels) <= 2**bits and np.allclose(levels, np.round(levels))
+
+
+def test_training_with_8_bit_gradients_learns(digits):
+    from compresslab.network import random_network
+
+    net = random_network((64, 32, 10), random_state=0)
+    h = train(net, digits.X_train, digits.y_train, epochs=8, learning_rate=1e-2, progress=False,
+              gradient_transform=gradient_quantizer(8), X_test=digits.X_test, y_test=digits.y_test)
+    assert h.loss[-1] < 0.5 * h.loss[0] and h.test_accuracy[-1] > 0.85
+
+
+def test_measured_speedup_of_dequantize_then_multiply_is_at_most_one(mnist_net, mnist5k):
+    from compresslab.metrics import speedup
+
+    result = speedup(mnist_net, quantize(mnist_net, "symmetric", 8), mnist5k.X_test, repeats=5)
+    assert result.theoretical == 1.0          # the same float FLOPs
+    assert result.measured < 1.1              # no faster: NumPy multiplies in float
+
+
+def test_bad_quantization_arguments(W):
+    dense = Dense(W, np.zeros(12))
+    with pytest.raises(ValueError, match=r"bits for symmetric must be in \[2, 16\]; got 1"):
+        quantize_layer(dense, "symmetric", 1)
+    with pytest.raises(ValueError, match=r"bits for kmeans must be in \[1, 8\]; got 9"):
+        quantize_layer(dense, "kmeans", 9)
+    with pytest.raises(ValueError, match="scheme must be one of.*'int4'"):
+        quantize_layer(dense, "int4", 4)
+    with pytest.raises(ValueError, match="granularity must be one of.*'row'"):
+        quantize_layer(dense, "symmetric", 4, granularity="row")
+    with pytest.raises(ValueError, match="range_method must be one of.*'percentile'"):
+        quantize_layer(dense, "symmetric", 4, range_method="percentile")
+    with pytest.raises(ValueError, match="X_calibration"):
+        quantize(Network([dense]), "symmetric", 8, activation_bits=4)
+    with pytest.raises(ValueError, match=r"gradient bits must be in \[1, 16\]; got 0"):
+        gradient_quantizer(0)
+    with pytest.raises(TypeError, match="Network"):
+        quantize(dense)
+    assert set(BIT_RANGES) >= {"symmetric", "affine", "kmeans", "binary"}
