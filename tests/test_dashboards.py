@@ -180,3 +180,109 @@ def test_lowrank_dataset_switch(lowrank):
     assert lowrank.plot.spectra[0].get_xdata()[-1] == 64
     lowrank.controls["dataset"].value = "mnist-5k"
     assert lowrank.controls["rank0"].max == 300
+
+
+# --- quantization ---------------------------------------------------------------------------
+
+from compresslab.dashboards import QuantizationDashboard  # noqa: E402
+from compresslab.quantization import QuantizedDense, QuantizedInput  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quant():
+    dash = QuantizationDashboard(bits=4, scheme="symmetric")
+    dash.fig.canvas.draw()
+    return dash
+
+
+def _levels_x(dash):
+    x = dash.plot.levels.get_xdata()
+    return np.asarray(x, float)[~np.isnan(np.asarray(x, float))]
+
+
+def test_quantization_contract(quant):
+    assert {"bits", "scheme", "granularity", "range", "activation_bits", "qat"} <= set(quant.controls)
+    assert quant.last_error is None and quant.widget is not None
+    assert all(isinstance(l, QuantizedDense) and l.bits == 4 for l in quant.network.layers)
+    assert len(np.unique(_levels_x(quant))) == 16
+    for scheme in ("symmetric", "affine", "kmeans", "binary", "float"):
+        assert len(quant.plot.curves[scheme].get_xdata()) >= 1
+
+
+@pytest.mark.parametrize("bits", [2, 3, 8, 16])
+def test_quantization_bits_slider(quant, bits):
+    quant.controls["scheme"].value = "symmetric"
+    quant.controls["bits"].value = bits
+    assert quant.last_error is None
+    assert quant.network.layers[0].bits == bits
+    assert quant.report.bits == quant.network.storage_bits()
+    n_levels = len(np.unique(_levels_x(quant)))
+    assert n_levels == (2**bits if bits <= 8 else 0)          # 12+ bits: too dense to draw
+    x, y = quant.plot.current.get_data()
+    assert x[0] == pytest.approx(quant.report.alpha) and y[0] == pytest.approx(quant.report.accuracy)
+
+
+def test_quantization_float_bit_widths(quant):
+    quant.controls["bits"].value = 32
+    assert quant.report.alpha == pytest.approx(64 * 266610 / quant.report.bits)
+    quant.controls["bits"].value = 64
+    assert quant.report.alpha == 1.0 and quant.report.accuracy == quant.baseline_accuracy
+    assert "float format" in quant.plot.levels_text.get_text()
+
+
+def test_quantization_two_bit_minmax_collapses_and_mse_rescues(quant):
+    quant.controls["scheme"].value = "symmetric"
+    quant.controls["granularity"].value = "tensor"
+    quant.controls["bits"].value = 2
+    quant.controls["range"].value = "minmax"
+    collapsed = quant.report.accuracy
+    quant.controls["range"].value = "mse"
+    assert quant.report.accuracy > collapsed + 0.3
+    quant.controls["granularity"].value = "neuron"
+    assert quant.network.layers[0].scale.size == 300
+    assert "widest neuron" in quant.plot.levels_text.get_text()
+
+
+@pytest.mark.parametrize("scheme, bits, expected_bits", [("kmeans", 3, 3), ("binary", 5, 1), ("affine", 1, 2)])
+def test_quantization_scheme_toggle(quant, scheme, bits, expected_bits):
+    quant.controls["bits"].value = bits
+    quant.controls["scheme"].value = scheme
+    assert quant.last_error is None
+    assert quant.network.layers[0].scheme == scheme and quant.network.layers[0].bits == expected_bits
+    assert (quant.note != "") == (bits != expected_bits)
+    assert len(np.unique(_levels_x(quant))) == 2**expected_bits
+
+
+def test_quantization_activation_bits(quant):
+    quant.controls["scheme"].value = "symmetric"
+    quant.controls["bits"].value = 8
+    bits_before = quant.report.bits
+    quant.controls["activation_bits"].value = 2
+    assert isinstance(quant.network.layers[1], QuantizedInput) and quant.network.layers[1].bits == 2
+    assert quant.report.bits == bits_before + 2 * 2 * 32
+    quant.controls["activation_bits"].value = 0
+    assert not isinstance(quant.network.layers[1], QuantizedInput)
+
+
+def test_quantization_qat_button(quant):
+    quant.controls["scheme"].value = "symmetric"
+    quant.controls["granularity"].value = "tensor"
+    quant.controls["range"].value = "minmax"
+    quant.controls["bits"].value = 2
+    ptq = quant.report.accuracy
+    quant.controls["epochs"].value = 2
+    quant.controls["qat"].click()
+    assert quant.last_error is None
+    assert quant.qat_report.accuracy > ptq + 0.2
+    assert quant.plot.qat.get_data()[1][0] == pytest.approx(quant.qat_report.accuracy)
+    assert "QAT" in quant.readout.value and quant.progress.value == 2
+
+
+def test_quantization_file_size_and_layer_dropdown(quant):
+    quant.controls["bits"].value = 4
+    quant.file_size_job.result(timeout=30)
+    assert quant.report.bytes < quant.baseline.serialized_bytes() / 5
+    before = quant.plot.hist_line.get_xdata().copy()
+    quant.controls["layer"].value = 2
+    assert not np.array_equal(before, quant.plot.hist_line.get_xdata())
+    assert quant.last_error is None

@@ -178,6 +178,38 @@ def bench_lowrank(ranks=(5, 10, 20, 50, 80)) -> list[dict]:
     return rows
 
 
+def bench_quantization(bits_list=(8, 4, 2, 1), qat_epochs=3) -> list[dict]:
+    """LeNet-300-100 on mnist-5k: PTQ and QAT (symmetric per neuron, MSE range;
+    binary at 1 bit). Accuracy and alpha by bytes of the real file, against the
+    float64 and the float32 network; measured speedup of dequantize-then-multiply."""
+    from .metrics import speedup
+    from .quantization import quantization_aware_training, quantize
+
+    ds = load_dataset("mnist-5k")
+    net = from_sklearn(load_pretrained("mnist-5k"))
+    bytes64, bytes32 = net.serialized_bytes(), net.astype("float32").serialized_bytes()
+    rows = [dict(method="float32", bits=32, accuracy=net.astype("float32").score(ds.X_test, ds.y_test),
+                 file_bytes=bytes32, alpha_vs_f64=bytes64 / bytes32, alpha_vs_f32=1.0,
+                 delta_measured=speedup(net, net.astype("float32"), ds.X_test, repeats=9).measured,
+                 seconds=0.0)]
+    for bits in bits_list:
+        scheme = "binary" if bits == 1 else "symmetric"
+        options = dict(granularity="neuron", range_method="mse") if bits > 1 else {}
+        start = time.perf_counter()
+        ptq = quantize(net, scheme, bits, **options)
+        ptq_s = time.perf_counter() - start
+        start = time.perf_counter()
+        qat, _ = quantization_aware_training(net, ds.X_train, ds.y_train, scheme, bits, epochs=qat_epochs,
+                                             progress=False, **options)
+        qat_s = time.perf_counter() - start
+        for method, q, seconds in (("PTQ", ptq, ptq_s), (f"QAT {qat_epochs} ep", qat, qat_s)):
+            size = q.serialized_bytes()
+            rows.append(dict(method=f"{method} {scheme}", bits=bits, accuracy=q.score(ds.X_test, ds.y_test),
+                             file_bytes=size, alpha_vs_f64=bytes64 / size, alpha_vs_f32=bytes32 / size,
+                             delta_measured=speedup(net, q, ds.X_test, repeats=9).measured, seconds=seconds))
+    return rows
+
+
 def print_table(rows, title):
     print(f"\n{title}")
     if not rows:
@@ -199,6 +231,8 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
                                  "evaluate; one training epoch; load_pretrained"),
             "lowrank": (bench_lowrank, "Low-rank: LeNet-300-100 (mnist-5k), layers 1-2 at rank k, "
                                        "batch of 1,000 test images"),
+            "quantization": (bench_quantization, "Quantization: LeNet-300-100 (mnist-5k), PTQ and QAT; "
+                                                 "alpha by .npz bytes; measured delta on 1,000 test images"),
             "dashboards": (bench_dashboards, "Dashboards: one control change (compute + evaluate + redraw), ms")}
 
 

@@ -335,3 +335,111 @@ def plot_curves(curves, *, xlabel, ylabel, title, xlog=False, reference=None):
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+SCHEME_COLORS = {"symmetric": "tab:blue", "affine": "tab:orange", "kmeans": "tab:green",
+                 "binary": "tab:red", "ternary": "tab:purple", "float": "black"}
+
+
+class QuantizationFigure:
+    """Three panels for the quantization dashboard.
+
+    Left: accuracy against compression rate alpha, one precomputed curve per
+    scheme (labelled by bit-width), the current PTQ point and the QAT point.
+    Middle: a layer's weight histogram with the quantization levels (or the
+    k-means centroids) drawn over it. Right: speedup against alpha: memory-bound
+    theory (bytes moved, delta = alpha), FLOPs (delta = 1) and measured points.
+    """
+
+    MAX_LEVELS_DRAWN = 256
+
+    def __init__(self):
+        self.fig, (self.ax_acc, self.ax_hist, self.ax_speed) = new_figure(1, 3, figsize=(9.4, 3.5))
+        ax = self.ax_acc
+        self.curves = {s: ax.plot([], [], "o-", ms=3, lw=1.2, color=c, label=s)[0]
+                       for s, c in SCHEME_COLORS.items()}
+        self.reference = ax.axhline(np.nan, color="grey", linestyle="--", lw=1)
+        (self.current,) = ax.plot([], [], "o", color="black", mfc="yellow", ms=10, label="current (PTQ)")
+        (self.qat,) = ax.plot([], [], "P", color="black", ms=10, label="QAT")
+        ax.set_xscale("log")
+        ax.set_xlabel("compression rate alpha (bits)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title("Accuracy against compression", fontsize=10)
+        ax.grid(alpha=0.3)
+
+        ax = self.ax_hist
+        self.hist_line, = ax.plot([], [], drawstyle="steps-mid", color="tab:gray", lw=1)
+        (self.levels,) = ax.plot([], [], color="tab:red", lw=0.8, alpha=0.8)
+        self.levels_text = ax.text(0.02, 0.95, "", transform=ax.transAxes, fontsize=8, va="top")
+        ax.set_xlabel("weight value")
+        ax.set_ylabel("count (log)")
+        ax.set_yscale("log")
+        ax.set_title("Weights and quantization levels", fontsize=10)
+
+        ax = self.ax_speed
+        (self.memory_line,) = ax.plot([], [], "-", color="tab:gray", label="memory-bound: bytes moved")
+        ax.axhline(1.0, color="black", lw=0.8, label="FLOPs (same float ops)")
+        (self.measured_points,) = ax.plot([], [], "s", color="tab:purple", ms=4, label="measured")
+        (self.current_measured,) = ax.plot([], [], "D", color="black", mfc="yellow", ms=8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("compression rate alpha (bits)")
+        ax.set_ylabel("speedup delta")
+        ax.set_title("Speedup: theory vs measured", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(alpha=0.3)
+        for a in (self.ax_acc, self.ax_hist, self.ax_speed):
+            a.set_xlim(1, 100)
+            a.set_ylim(0.5, 10)
+            a.minorticks_off()
+        self.fig.tight_layout()
+        self.blitter = Blitter(self.fig, [self.current, self.qat, self.levels, self.levels_text,
+                                          self.current_measured])
+
+    def set_static(self, *, curves, reference_accuracy, measured_points):
+        """``curves``: {scheme: (alphas, accuracies)}; ``measured_points``: (alphas, deltas)."""
+        for scheme, line in self.curves.items():
+            line.set_data(*curves.get(scheme, ([], [])))
+        self.reference.set_ydata([reference_accuracy] * 2)
+        alphas = np.concatenate([np.asarray(c[0], float) for c in curves.values()] + [[1.0]])
+        accuracies = np.concatenate([np.asarray(c[1], float) for c in curves.values()] + [[reference_accuracy]])
+        for ax in (self.ax_acc, self.ax_speed):
+            ax.set_xlim(0.8, alphas.max() * 1.5)
+        self.ax_acc.set_ylim(max(0.0, accuracies.min() - 0.05), 1.0)
+        self.ax_acc.legend(fontsize=7, loc="lower left", ncol=2)
+        xs = np.geomspace(1, alphas.max() * 1.5, 20)
+        self.memory_line.set_data(xs, xs)
+        self.measured_points.set_data(*measured_points)
+        low = min(0.3, np.min(measured_points[1]) / 1.5) if len(measured_points[1]) else 0.3
+        self.ax_speed.set_ylim(low, alphas.max() * 2)
+        self.qat.set_data([], [])
+        self.blitter.redraw_static()
+
+    def set_histogram(self, weights, bins=120):
+        counts, edges = np.histogram(weights, bins=bins)
+        centers = (edges[1:] + edges[:-1]) / 2
+        self.hist_line.set_data(centers, np.maximum(counts, 0.5))
+        margin = 0.05 * (edges[-1] - edges[0])
+        self.ax_hist.set_xlim(edges[0] - margin, edges[-1] + margin)
+        self.ax_hist.set_ylim(0.5, counts.max() * 3)
+        self.hist_top = counts.max() * 2
+        self.blitter.redraw_static()
+
+    def update(self, *, alpha, accuracy, speedup_measured, levels, levels_label):
+        self.current.set_data([alpha], [accuracy])
+        self.current_measured.set_data([alpha], [speedup_measured])
+        if levels is None or len(levels) > self.MAX_LEVELS_DRAWN:
+            self.levels.set_data([], [])
+            count = "float format" if levels is None else f"{len(levels):,} levels: too dense to draw"
+            self.levels_text.set_text(f"{levels_label}: {count}")
+        else:
+            xs = np.repeat(levels, 3)
+            ys = np.tile([0.5, self.hist_top, np.nan], len(levels))
+            xs[2::3] = np.nan
+            self.levels.set_data(xs, ys)
+            self.levels_text.set_text(f"{levels_label}: {len(levels)} levels")
+        self.blitter.update()
+
+    def show_qat(self, alpha, accuracy):
+        self.qat.set_data([alpha], [accuracy])
+        self.blitter.update()

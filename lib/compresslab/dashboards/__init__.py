@@ -9,5 +9,6 @@ pytest can drive a dashboard without a browser.
 from .base import Dashboard
 from .introduction import IntroductionDashboard
 from .lowrank import LowRankDashboard
+from .quantization import QuantizationDashboard
 
-__all__ = ["Dashboard", "IntroductionDashboard", "LowRankDashboard"]
+__all__ = ["Dashboard", "IntroductionDashboard", "LowRankDashboard", "QuantizationDashboard"]

@@ -10,15 +10,12 @@ file size is deflated in a background thread and filled in when ready.
 """
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future
-
 import ipywidgets as widgets
 import numpy as np
 
 from ..data import load_dataset
 from ..lowrank import allocate_ranks, factorize, factorized_params, layer_svds, max_useful_rank
-from ..metrics import evaluate, time_forward, with_file_bytes
+from ..metrics import evaluate, time_forward
 from ..models import load_pretrained
 from ..network import from_sklearn
 from ..plots import LowRankFigure
@@ -29,7 +26,6 @@ DATASETS = ("mnist-5k", "digits")
 MODES = ("per layer", "energy", "global budget")
 SWEEP_ENERGIES = (0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 N_LAYERS = 3
-FILE_SIZE_DELAY = 0.3          # seconds of stillness before the file is deflated
 
 
 class LowRankDashboard(Dashboard):
@@ -62,7 +58,6 @@ class LowRankDashboard(Dashboard):
         self.plot = LowRankFigure()
         self.fig = self.plot.fig
         self.fine_tuned_report = None
-        self.file_size_job, self._file_size_timer = None, None
         self.safely(self._load_dataset)(ranks)
         self.controls["dataset"].observe(lambda _: self.safely(self._load_dataset)(), names="value")
         self.controls["fine_tune"].on_click(lambda _: self.safely(self.fine_tune)())
@@ -149,31 +144,7 @@ class LowRankDashboard(Dashboard):
         self.plot.update(alpha=r.alpha, accuracy=r.accuracy, speedup_flops=r.speedup_theoretical,
                          speedup_measured=r.speedup_measured, ranks=result.ranks)
         self._show_readout()
-        self._schedule_file_size(result.network, r)
-
-    def _stop_file_size(self):
-        """Cancel a deflate that has not started; wait for one that has."""
-        if self._file_size_timer is not None:
-            self._file_size_timer.cancel()
-            if not self.file_size_job.cancel():       # already running (or done)
-                self.file_size_job.result()
-
-    def _schedule_file_size(self, network, report):
-        """Deflate the .npz file (30-75 ms for LeNet-sized factors) in a background
-        thread, once the controls have been still for ``FILE_SIZE_DELAY`` seconds:
-        deflating during the next move would slow its measured timing."""
-        job = self.file_size_job = Future()
-
-        def run():
-            if job.set_running_or_notify_cancel():
-                with_file_bytes(report, network, self.baseline)
-                if job is self.file_size_job:
-                    self._show_readout()
-                job.set_result(report.bytes)
-
-        self._file_size_timer = threading.Timer(FILE_SIZE_DELAY, run)
-        self._file_size_timer.daemon = True
-        self._file_size_timer.start()
+        self._schedule_file_size(result.network, r, self.baseline)
 
     def fine_tune(self):
         """Train the current factors (not the dense weights) with the training engine."""
