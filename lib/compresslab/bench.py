@@ -115,7 +115,7 @@ def bench_dashboards() -> list[dict]:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .dashboards import IntroductionDashboard, LowRankDashboard
+    from .dashboards import IntroductionDashboard, LowRankDashboard, QuantizationDashboard
 
     rows = []
     start = time.perf_counter()
@@ -153,6 +153,21 @@ def bench_dashboards() -> list[dict]:
     rows.append(dict(dashboard="low-rank, budget slider (mnist-5k)", visit="first", moves=len(times),
                      median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
                      build_s=build_s, ready_s=build_s))
+
+    start = time.perf_counter()
+    dash = QuantizationDashboard(dataset="mnist-5k")
+    build_s = time.perf_counter() - start
+    dash.fig.canvas.draw()
+    moves = [("bits", b) for b in (8, 6, 3, 2, 16, 1, 32, 64, 4)] + [
+        ("range", "mse"), ("granularity", "neuron"), ("scheme", "affine"), ("scheme", "kmeans"),
+        ("scheme", "binary"), ("scheme", "symmetric"), ("activation_bits", 4), ("activation_bits", 2)]
+    for visit in ("first", "again"):
+        times = _time_moves(dash, moves)
+        rows.append(dict(dashboard="quantization (mnist-5k)", visit=visit, moves=len(moves),
+                         median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
+                         build_s=build_s, ready_s=build_s))
+        for name, value in (("range", "minmax"), ("granularity", "tensor"), ("activation_bits", 0)):
+            dash.controls[name].value = value
     return rows
 
 
