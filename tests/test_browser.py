@@ -34,6 +34,10 @@ DASHBOARD_STEPS = {
         ("toggle", "energy"), ("slider", "energy"),
         ("toggle", "global budget"), ("slider", "budget %"),
     ],
+    "02_quantization.ipynb": [
+        ("slider", "weight bits"), ("toggle", "affine"), ("toggle", "neuron"), ("toggle", "mse"),
+        ("slider", "activation bits"),
+    ],
 }
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -10,7 +10,8 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # Seconds each notebook may take on a 2-core machine (the suite's total stays under 3 minutes).
-BUDGET_SECONDS = {"00_introduction.ipynb": 40}
+BUDGET_SECONDS = {"00_introduction.ipynb": 40, "01_low_rank_factorization.ipynb": 40,
+                  "02_quantization.ipynb": 80}
 DEFAULT_BUDGET = 60
 
 

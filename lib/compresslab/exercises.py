@@ -69,6 +69,18 @@ EXERCISES = {
         "What is the smallest rank that keeps 90 % of the squared singular values of LeNet's first layer?",
         lambda: _lenet_svds()[0].rank_for_energy(0.9), 0.0,
         "np.cumsum of s**2 divided by the total; find the first index that reaches 0.9 (ranks count from 1)"),
+    "quant-lenet-4bit-weight-bytes": Exercise(
+        "How many bytes do LeNet-300-100's weights (not biases) take as 4-bit codes?",
+        lambda: (784 * 300 + 300 * 100 + 100 * 10) * 4 / 8, 0.0, "weights only: m n per layer, half a byte each"),
+    "quant-symmetric-scale": Exercise(
+        "8-bit symmetric quantization of weights in [-0.5, 0.5]: what is the scale S?",
+        lambda: 0.5 / (2**7 - 1), 1e-9, "the largest |w| maps to the largest code, 2^(b-1) - 1"),
+    "quant-affine-zero-point": Exercise(
+        "8-bit affine quantization of the range [-0.2, 0.6]: what is the zero point Z?",
+        lambda: round(0.2 / (0.8 / 255)), 0.0, "S = (hi - lo) / (2^b - 1), then Z = round(-lo / S)"),
+    "quant-binary-alpha": Exercise(
+        "One neuron's weights are [0.3, -0.1, 0.2, -0.4]. What alpha does XNOR-Net binarization use?",
+        lambda: (0.3 + 0.1 + 0.2 + 0.4) / 4, 1e-9, "the alpha minimising ||w - alpha sign(w)||^2 is mean |w|"),
 }
 
 

@@ -446,3 +446,46 @@ class QuantizationFigure:
     def show_qat(self, alpha, accuracy):
         self.qat.set_data([alpha], [accuracy])
         self.blitter.update()
+
+
+# --- static figures for the quantization notebook -----------------------------------------
+
+def plot_levels(weights, panels):
+    """One histogram of ``weights`` per panel, with that panel's quantization levels.
+
+    ``panels``: {title: levels}."""
+    fig, axes = new_figure(1, len(panels), figsize=(3.2 * len(panels), 2.8), sharey=True)
+    axes = np.atleast_1d(axes)
+    counts, edges = np.histogram(weights, bins=100)
+    centers = (edges[1:] + edges[:-1]) / 2
+    for ax, (title, levels) in zip(axes, panels.items()):
+        ax.plot(centers, np.maximum(counts, 0.5), drawstyle="steps-mid", color="tab:gray", lw=1)
+        for level in levels:
+            ax.axvline(level, color="tab:red", lw=0.8, alpha=0.8)
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("weight value")
+    axes[0].set_ylabel("count (log)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(runs, *, metric="loss", title=""):
+    """``runs``: {label: [History, ...]} (one History per seed); each seed a thin line,
+    the mean a thick one."""
+    fig, ax = new_figure(1, 1, figsize=(7, 3.6))
+    for (label, histories), color in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        curves = np.array([getattr(h, metric) for h in histories])            # (seeds, epochs)
+        epochs = np.arange(1, curves.shape[1] + 1)
+        for curve in curves:
+            ax.plot(epochs, curve, color=color, lw=0.6, alpha=0.5)
+        ax.plot(epochs, curves.mean(axis=0), color=color, lw=2, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric.replace("_", " "))
+    if metric == "loss":
+        ax.set_yscale("log")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
