@@ -286,3 +286,10 @@ def test_quantization_file_size_and_layer_dropdown(quant):
     quant.controls["layer"].value = 2
     assert not np.array_equal(before, quant.plot.hist_line.get_xdata())
     assert quant.last_error is None
+
+
+def test_quantization_warmup_fills_the_cache(quant):
+    quant.warmup.join(timeout=120)
+    assert not quant.warmup.is_alive()
+    assert ("affine", 13, "neuron", "mse", 0) in quant._networks
+    assert quant._networks[("affine", 13, "neuron", "mse", 0)].layers[0].bits == 13

@@ -157,6 +157,8 @@ def bench_dashboards() -> list[dict]:
     start = time.perf_counter()
     dash = QuantizationDashboard(dataset="mnist-5k")
     build_s = time.perf_counter() - start
+    dash.warmup.join()                     # settings quantized in the background
+    warm_s = time.perf_counter() - start
     dash.fig.canvas.draw()
     moves = [("bits", b) for b in (8, 6, 3, 2, 16, 1, 32, 64, 4)] + [
         ("range", "mse"), ("granularity", "neuron"), ("scheme", "affine"), ("scheme", "kmeans"),
@@ -165,7 +167,7 @@ def bench_dashboards() -> list[dict]:
         times = _time_moves(dash, moves)
         rows.append(dict(dashboard="quantization (mnist-5k)", visit=visit, moves=len(moves),
                          median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
-                         build_s=build_s, ready_s=build_s))
+                         build_s=build_s, ready_s=warm_s))
         for name, value in (("range", "minmax"), ("granularity", "tensor"), ("activation_bits", 0)):
             dash.controls[name].value = value
     return rows

@@ -70,8 +70,12 @@ def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
 def unpack_codes(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
     """The inverse of ``pack_codes``: ``count`` codes of ``bits`` bits each."""
     planes = np.unpackbits(np.asarray(packed, dtype=np.uint8))[:count * bits].reshape(count, bits)
-    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint32)
-    return planes.astype(np.uint32) @ weights
+    # left-pad every code to 8 or 16 bits and let packbits assemble the bytes (big-endian)
+    width = 8 if bits <= 8 else 16
+    padded = np.zeros((count, width), dtype=np.uint8)
+    padded[:, width - bits:] = planes
+    as_bytes = np.packbits(padded, axis=1)                       # (count, width / 8)
+    return (as_bytes[:, 0] if width == 8 else as_bytes.view(">u2")[:, 0]).astype(np.uint32)
 
 
 # ----------------------------------------------------------------------------

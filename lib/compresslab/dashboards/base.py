@@ -80,6 +80,34 @@ class Dashboard:
     def update(self):
         raise NotImplementedError
 
+    # --- long work behind a button, with a progress bar ---------------------------------
+    def _trainer_controls(self, button_name, description, epochs, max_epochs):
+        """The epochs slider and the button (for ``controls``); builds ``self.progress``."""
+        self.progress = widgets.IntProgress(value=0, min=0, max=epochs, description="training",
+                                            layout=widgets.Layout(visibility="hidden"))
+        self._trainer_button = button_name
+        return {"epochs": widgets.IntSlider(value=epochs, min=1, max=max_epochs, description="epochs",
+                                            continuous_update=False),
+                button_name: widgets.Button(description=description, icon="play", button_style="primary",
+                                            layout=widgets.Layout(width="auto"))}
+
+    def _trainer_row(self):
+        return widgets.HBox([self.controls["epochs"], self.controls[self._trainer_button], self.progress])
+
+    @contextlib.contextmanager
+    def _training(self):
+        """Show the progress bar and disable the button while training runs; yields
+        (epochs, on_epoch) where ``on_epoch`` is the training engine's callback."""
+        epochs = self.controls["epochs"].value
+        button = self.controls[self._trainer_button]
+        self.progress.max, self.progress.value = epochs, 0
+        self.progress.layout.visibility = "visible"
+        button.disabled = True
+        try:
+            yield epochs, lambda epoch, history: setattr(self.progress, "value", epoch + 1)
+        finally:
+            button.disabled = False
+
     def _show_readout(self):
         """Redraw the readout (called again when the file size arrives)."""
 

@@ -47,13 +47,8 @@ class IntroductionDashboard(Dashboard):
                                                description="hidden 2", continuous_update=False),
             "dtype": widgets.ToggleButtons(options=("float64", "float32"), value="float64",
                                            description="stored as", style={"button_width": "70px"}),
-            "epochs": widgets.IntSlider(value=epochs, min=1, max=40, description="epochs",
-                                        continuous_update=False),
-            "train": widgets.Button(description="Train this architecture", icon="play",
-                                    button_style="primary", layout=widgets.Layout(width="auto")),
+            **self._trainer_controls("train", "Train this architecture", epochs, max_epochs=40),
         }
-        self.progress = widgets.IntProgress(value=0, min=0, max=epochs, description="training",
-                                            layout=widgets.Layout(visibility="hidden"))
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
         self.plot = ArchitectureFigure()
         self.fig = self.plot.fig
@@ -62,8 +57,7 @@ class IntroductionDashboard(Dashboard):
         self.safely(self.update)()
         sliders = widgets.VBox([self.controls[k] for k in ("dataset", "hidden1", "hidden2", "dtype")],
                                layout=widgets.Layout(min_width="360px"))
-        trainer = widgets.HBox([self.controls["epochs"], self.controls["train"], self.progress])
-        self.widget = widgets.VBox([widgets.HBox([sliders, self.readout]), trainer,
+        self.widget = widgets.VBox([widgets.HBox([sliders, self.readout]), self._trainer_row(),
                                     figure_widget(self.fig), self.errors])
 
     # --- state ---------------------------------------------------------------
@@ -130,16 +124,9 @@ class IntroductionDashboard(Dashboard):
         ds = self.dataset
         network, _ = self.current_network()
         network = network.copy()
-        epochs = self.controls["epochs"].value
-        self.progress.max, self.progress.value = epochs, 0
-        self.progress.layout.visibility = "visible"
-        self.controls["train"].disabled = True
-        try:
+        with self._training() as (epochs, on_epoch):
             history = train(network, ds.X_train, ds.y_train, epochs=epochs, batch_size=64,
-                            learning_rate=5e-3, progress=False,
-                            on_epoch=lambda epoch, h: setattr(self.progress, "value", epoch + 1))
-        finally:
-            self.controls["train"].disabled = False
+                            learning_rate=5e-3, progress=False, on_epoch=on_epoch)
         self._trained[(ds.name, self.hidden_layer_sizes)] = (
             network, f"trained here ({epochs} epochs, {history.seconds:.1f} s)",
             network.score(ds.X_test, ds.y_test))

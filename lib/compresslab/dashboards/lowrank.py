@@ -47,13 +47,8 @@ class LowRankDashboard(Dashboard):
                                           description="energy", continuous_update=False),
             "budget": widgets.FloatSlider(value=10.0, min=0.5, max=60.0, step=0.5, readout_format=".1f",
                                           description="budget %", continuous_update=False),
-            "epochs": widgets.IntSlider(value=fine_tune_epochs, min=1, max=20, description="epochs",
-                                        continuous_update=False),
-            "fine_tune": widgets.Button(description="Fine-tune the factors", icon="play",
-                                        button_style="primary", layout=widgets.Layout(width="auto")),
+            **self._trainer_controls("fine_tune", "Fine-tune the factors", fine_tune_epochs, max_epochs=20),
         }
-        self.progress = widgets.IntProgress(value=0, min=0, max=fine_tune_epochs, description="training",
-                                            layout=widgets.Layout(visibility="hidden"))
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
         self.plot = LowRankFigure()
         self.fig = self.plot.fig
@@ -67,8 +62,7 @@ class LowRankDashboard(Dashboard):
                              *[self.controls[f"rank{i}"] for i in range(N_LAYERS)],
                              self.controls["energy"], self.controls["budget"]],
                             layout=widgets.Layout(min_width="400px"))
-        trainer = widgets.HBox([self.controls["epochs"], self.controls["fine_tune"], self.progress])
-        self.widget = widgets.VBox([widgets.HBox([left, self.readout]), trainer,
+        self.widget = widgets.VBox([widgets.HBox([left, self.readout]), self._trainer_row(),
                                     figure_widget(self.fig), self.errors])
 
     # --- once per dataset ----------------------------------------------------------
@@ -149,16 +143,10 @@ class LowRankDashboard(Dashboard):
     def fine_tune(self):
         """Train the current factors (not the dense weights) with the training engine."""
         network = self.network.copy()
-        epochs = self.controls["epochs"].value
-        self.progress.max, self.progress.value = epochs, 0
-        self.progress.layout.visibility = "visible"
-        self.controls["fine_tune"].disabled = True
-        try:
+        with self._training() as (epochs, on_epoch):
             # 5e-4: enough to recover low ranks, gentle enough not to hurt high ones
             train(network, self.dataset.X_train, self.dataset.y_train, epochs=epochs, learning_rate=5e-4,
-                  progress=False, on_epoch=lambda epoch, h: setattr(self.progress, "value", epoch + 1))
-        finally:
-            self.controls["fine_tune"].disabled = False
+                  progress=False, on_epoch=on_epoch)
         self.fine_tuned_network = network
         self.fine_tuned_report = evaluate(network, self.dataset, self.baseline, measure=False,
                                           label=f"fine-tuned {epochs} epochs")

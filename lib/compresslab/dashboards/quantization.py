@@ -8,6 +8,8 @@ baseline's timing. Each setting's network is kept, so going back is instant.
 """
 from __future__ import annotations
 
+import threading
+
 import ipywidgets as widgets
 import numpy as np
 
@@ -68,13 +70,8 @@ class QuantizationDashboard(Dashboard):
                                                        style={"description_width": "initial"}),
             "layer": widgets.Dropdown(options=(("layer 1", 0), ("layer 2", 1), ("layer 3", 2)), value=0,
                                       description="histogram"),
-            "epochs": widgets.IntSlider(value=qat_epochs, min=1, max=10, description="epochs",
-                                        continuous_update=False),
-            "qat": widgets.Button(description="Quantization-aware training", icon="play",
-                                  button_style="primary", layout=widgets.Layout(width="auto")),
+            **self._trainer_controls("qat", "Quantization-aware training", qat_epochs, max_epochs=10),
         }
-        self.progress = widgets.IntProgress(value=0, min=0, max=qat_epochs, description="training",
-                                            layout=widgets.Layout(visibility="hidden"))
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
         self.plot = QuantizationFigure()
         self.fig = self.plot.fig
@@ -88,8 +85,7 @@ class QuantizationDashboard(Dashboard):
         left = widgets.VBox([self.controls[k] for k in ("dataset", "bits", "scheme", "granularity", "range",
                                                           "activation_bits", "layer")],
                             layout=widgets.Layout(min_width="420px"))
-        trainer = widgets.HBox([self.controls["epochs"], self.controls["qat"], self.progress])
-        self.widget = widgets.VBox([widgets.HBox([left, self.readout]), trainer,
+        self.widget = widgets.VBox([widgets.HBox([left, self.readout]), self._trainer_row(),
                                     figure_widget(self.fig), self.errors])
 
     # --- once per dataset ------------------------------------------------------------
@@ -118,6 +114,8 @@ class QuantizationDashboard(Dashboard):
                            [self.baseline_accuracy] + [r.accuracy for r in float_reports])
         self.plot.set_static(curves=curves, reference_accuracy=self.baseline_accuracy, measured_points=measured)
         self.qat_report = None
+        self.warmup = threading.Thread(target=self._warm_networks, args=(self._networks, net), daemon=True)
+        self.warmup.start()
         self._show_layer(redraw=False)
         if not initial:
             self.update()
@@ -128,21 +126,38 @@ class QuantizationDashboard(Dashboard):
         if redraw:
             self.update()
 
-    def network_for(self, scheme, bits, granularity="tensor", range_method="minmax", activation_bits=0):
-        """The PTQ network for one setting (cached)."""
+    def network_for(self, scheme, bits, granularity="tensor", range_method="minmax", activation_bits=0,
+                    *, _cache=None, _baseline=None):
+        """The PTQ network for one setting (cached: PTQ is deterministic)."""
+        cache = self._networks if _cache is None else _cache
+        baseline = self.baseline if _baseline is None else _baseline
         if scheme in ("kmeans", "binary", "ternary", "float16", "float32", "float64"):
             granularity, range_method = "tensor", "minmax"     # settings these schemes ignore
         key = (scheme, bits, granularity, range_method, activation_bits)
-        if key not in self._networks:
+        if key not in cache:
             if activation_bits:          # the weights' network, its activations quantized on top
-                weights = self.network_for(scheme, bits, granularity, range_method, 0)
-                self._networks[key] = quantize_activations(weights, activation_bits, self.activation_ranges)
+                weights = self.network_for(scheme, bits, granularity, range_method, 0, _cache=cache,
+                                           _baseline=baseline)
+                cache[key] = quantize_activations(weights, activation_bits, self.activation_ranges)
             elif scheme == "float64":
-                self._networks[key] = self.baseline
+                cache[key] = baseline
             else:
-                self._networks[key] = quantize(self.baseline, scheme, bits, granularity=granularity,
-                                               range_method=range_method)
-        return self._networks[key]
+                cache[key] = quantize(baseline, scheme, bits, granularity=granularity, range_method=range_method)
+        return cache[key]
+
+    def _warm_networks(self, cache, baseline):
+        """Background: quantize the settings a slider can reach, so a first visit only evaluates.
+        (NumPy releases the GIL in its array work; the cache and baseline are this dataset's.)"""
+        for bits in range(2, 17):
+            for scheme in ("symmetric", "affine"):
+                for granularity in ("tensor", "neuron"):
+                    for range_method in ("minmax", "mse"):
+                        if cache is not self._networks:      # the dataset changed: stop
+                            return
+                        self.network_for(scheme, bits, granularity, range_method, _cache=cache,
+                                         _baseline=baseline)
+        for bits in (5, 7):
+            self.network_for("kmeans", bits, _cache=cache, _baseline=baseline)
 
     # --- every move ------------------------------------------------------------------
     def setting(self):
@@ -155,7 +170,7 @@ class QuantizationDashboard(Dashboard):
         setting, self.note = self.setting()
         self.network = q = self.network_for(**setting)
         self._stop_file_size()
-        self.report = evaluate(q, self.dataset, self.baseline, repeats=3,
+        self.report = evaluate(q, self.dataset, self.baseline, repeats=2,
                                baseline_seconds=self.baseline_seconds, file_bytes=False)
         shown = q.layers[self.controls["layer"].value]
         shown = getattr(shown, "inner", shown)                   # behind an activation quantizer
@@ -178,17 +193,11 @@ class QuantizationDashboard(Dashboard):
             self.qat_message = "QAT needs a quantized format: choose 16 bits or fewer"
             self._show_readout()
             return
-        epochs = self.controls["epochs"].value
-        self.progress.max, self.progress.value = epochs, 0
-        self.progress.layout.visibility = "visible"
-        self.controls["qat"].disabled = True
-        try:
+        with self._training() as (epochs, on_epoch):
             q, history = quantization_aware_training(
                 self.baseline, self.dataset.X_train, self.dataset.y_train, setting["scheme"], setting["bits"],
                 granularity=setting["granularity"], range_method=setting["range_method"], epochs=epochs,
-                progress=False, on_epoch=lambda epoch, h: setattr(self.progress, "value", epoch + 1))
-        finally:
-            self.controls["qat"].disabled = False
+                progress=False, on_epoch=on_epoch)
         self.qat_network, self.qat_history = q, history
         self.qat_report = evaluate(q, self.dataset, self.baseline, measure=False,
                                    label=f"QAT {setting['scheme']} {setting['bits']} bit, {epochs} epochs")
