@@ -73,14 +73,13 @@ def test_speedup_is_measured(mnist_net, mnist5k):
     assert isinstance(result, Speedup)
     assert result.seconds_original > 0 and result.seconds_compressed > 0
     assert result.batch_size == 1000 and result.repeats == 3 and result.blas_threads >= 1
-    # same work both sides: the measured ratio is near 1 (loose: a shared machine)
-    assert 0.3 < result.measured < 3
+    assert result.measured > 0 and result.theoretical == 1.0
 
 
-def test_float32_measured_speedup_is_real(mnist_net, mnist5k):
-    result = speedup(mnist_net, mnist_net.astype("float32"), mnist5k.X_test, repeats=5)
-    assert result.theoretical == 1.0
-    assert result.measured > 1.0
+def test_float32_has_the_same_flops(mnist_net, mnist5k):
+    """float32 vs float64: no FLOPs saved (its real measured speedup: python -m compresslab.bench)."""
+    result = speedup(mnist_net, mnist_net.astype("float32"), mnist5k.X_test, repeats=3)
+    assert result.theoretical == 1.0 and result.measured > 0
 
 
 def test_evaluate_report(digits_net, digits):
@@ -144,3 +143,15 @@ def test_file_bytes_can_be_filled_in_later(digits_net, digits):
     full = evaluate(net32, digits, digits_net, measure=False)
     with_file_bytes(fast, net32, digits_net)
     assert fast == full
+
+
+def test_measured_speedup_is_the_median_of_interleaved_ratios(monkeypatch, digits_net, digits):
+    """With a fake clock: original takes 2, 2, 2; compressed 1, 1, 4 -> ratios 2, 2, 0.5 -> median 2."""
+    durations = [2, 1, 2, 1, 2, 4]                       # interleaved: original, compressed, ...
+    stamps = iter(np.cumsum([0] + [d for dur in durations for d in (dur, 0)])[:-1].tolist())
+    import compresslab.metrics as metrics
+
+    monkeypatch.setattr(metrics.time, "perf_counter", lambda: next(stamps))
+    result = speedup(digits_net, digits_net.astype("float32"), digits.X_test, repeats=3)
+    assert result.measured == 2.0
+    assert result.seconds_original == 2.0 and result.seconds_compressed == 1.0

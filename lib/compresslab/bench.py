@@ -55,8 +55,19 @@ def raw_forward(weights, biases, X):
     return activate("softmax", A @ weights[-1] + biases[-1])
 
 
+def import_seconds() -> float:
+    """Seconds for ``import compresslab`` in a fresh interpreter (median of 5)."""
+    import subprocess
+    import sys
+
+    code = "import time; t = time.perf_counter(); import compresslab; print(time.perf_counter() - t)"
+    return float(np.median([float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                 check=True).stdout) for _ in range(5)]))
+
+
 def bench_core(names=("digits", "mnist-5k")) -> list[dict]:
     rows = []
+    import_ms = 1e3 * import_seconds()
     for name in names:
         ds = load_dataset(name)
         load_s = median_seconds(lambda: load_pretrained(name), repeats=5)
@@ -72,7 +83,7 @@ def bench_core(names=("digits", "mnist-5k")) -> list[dict]:
                                                progress=False), repeats=3, warmup=0)
         rows.append(dict(dataset=name, test_samples=len(X), network_ms=1e3 * net_s, raw_ms=1e3 * raw_s,
                          overhead=net_s / raw_s, evaluate_ms=1e3 * eval_s, evaluate_nomeasure_ms=1e3 * eval_fast_s,
-                         epoch_s=epoch_s, load_pretrained_ms=1e3 * load_s))
+                         epoch_s=epoch_s, load_pretrained_ms=1e3 * load_s, import_ms=import_ms))
     return rows
 
 

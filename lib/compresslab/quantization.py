@@ -462,7 +462,13 @@ def weight_quantizer(network: Network, scheme="symmetric", bits=8, *, granularit
                       else (G.min(axis=0), G.max(axis=0)))
             params = _uniform_params(lo, hi, bits, scheme == "symmetric")
             return _uniform_round_trip(G, *params)[1].reshape(w.shape)
-        return quantize_layer(Dense(w, np.zeros(w.shape[1])), scheme, bits).dequantized_weight()
+        if scheme == "binary":
+            codes, alpha = quantize_binary(w)
+            return np.where(codes == 1, alpha, -alpha)
+        if scheme == "ternary":
+            codes, alpha = quantize_ternary(w)
+            return (codes.astype(w.dtype) - 1.0) * alpha
+        return w.astype(np.float16 if scheme == "float16" else np.float32).astype(w.dtype)
 
     return transform
 
@@ -474,9 +480,7 @@ def quantization_aware_training(network: Network, X, y, scheme="symmetric", bits
     gradients), then quantize the trained masters. Returns (quantized network, history)."""
     from .training import train
 
-    master = network.to_dense().astype("float64")
-    if master is network or any(a is b for a, b in zip(master.layers, network.layers)):
-        master = master.copy()
+    master = network.to_dense().astype("float64")        # new arrays: the float master weights
     hook = weight_quantizer(master, scheme, bits, granularity=granularity, range_method=range_method,
                             random_state=random_state)
     history = train(master, X, y, epochs=epochs, learning_rate=learning_rate, weight_transform=hook,
