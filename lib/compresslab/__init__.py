@@ -16,6 +16,8 @@ _EXPORTS = {
     "train": "training", "History": "training",
     "compression_rate": "metrics", "index_space_saving": "metrics", "speedup": "metrics",
     "evaluate": "metrics", "sweep": "metrics", "Report": "metrics",
+    "factorize": "lowrank", "allocate_ranks": "lowrank",
+    "quantize": "quantization", "quantization_aware_training": "quantization",
 }
 __all__ = sorted(_EXPORTS)
 
