@@ -204,7 +204,7 @@ def test_quantization_contract(quant):
     assert {"bits", "scheme", "granularity", "range", "activation_bits", "qat"} <= set(quant.controls)
     assert quant.last_error is None and quant.widget is not None
     assert all(isinstance(l, QuantizedDense) and l.bits == 4 for l in quant.network.layers)
-    assert len(np.unique(_levels_x(quant))) == 16
+    assert len(np.unique(_levels_x(quant))) == 15          # symmetric 4 bit: q in [-7, 7]
     for scheme in ("symmetric", "affine", "kmeans", "binary", "float"):
         assert len(quant.plot.curves[scheme].get_xdata()) >= 1
 
@@ -217,7 +217,7 @@ def test_quantization_bits_slider(quant, bits):
     assert quant.network.layers[0].bits == bits
     assert quant.report.bits == quant.network.storage_bits()
     n_levels = len(np.unique(_levels_x(quant)))
-    assert n_levels == (2**bits if bits <= 8 else 0)          # 12+ bits: too dense to draw
+    assert n_levels == (2**bits - 1 if bits <= 8 else 0)      # symmetric; 12+ bits: too dense to draw
     x, y = quant.plot.current.get_data()
     assert x[0] == pytest.approx(quant.report.alpha) and y[0] == pytest.approx(quant.report.accuracy)
 

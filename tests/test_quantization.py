@@ -33,6 +33,16 @@ def test_uniform_error_is_within_half_a_step(W, bits, scheme, granularity):
     assert layer.codes.max() < 2**bits
 
 
+@pytest.mark.parametrize("scheme, bits, n_levels", [("symmetric", 2, 3), ("symmetric", 4, 15), ("affine", 3, 8),
+                                                    ("binary", 1, 2), ("ternary", 2, 3)])
+def test_levels_are_the_values_the_weights_take(W, scheme, bits, n_levels):
+    layer = quantize_layer(Dense(W, np.zeros(12)), scheme, bits, granularity="neuron")
+    levels = layer.levels(neuron=5)
+    assert len(levels) == n_levels
+    used = np.unique(layer.dequantized_weight()[:, 5])
+    assert np.all(np.min(np.abs(used[:, None] - levels[None, :]), axis=1) < 1e-6)
+
+
 def test_per_neuron_scales_beat_per_tensor_on_uneven_columns(W):
     errors = {g: np.sum((quantize_layer(Dense(W, np.zeros(12)), "symmetric", 4, granularity=g)
                          .dequantized_weight() - W) ** 2) for g in ("tensor", "neuron")}

@@ -247,8 +247,8 @@ def plot_svd_factors(W, svd, k):
     fig, axes = new_figure(1, 4, figsize=(10, 3.2),
                            gridspec_kw={"width_ratios": [n, k, k, n]})
     limit = np.abs(W).max()
-    panels = [(W, f"W  ({m} x {n})"), (svd.U[:, :k], f"U_k  ({m} x {k})"),
-              (np.diag(svd.s[:k]), f"S_k  ({k} x {k})"), (svd.Vt[:k], f"V_k^T  ({k} x {n})")]
+    panels = [(W, f"W  ({m} x {n})"), (svd.U[:, :k], f"U_k\n{m} x {k}"),
+              (np.diag(svd.s[:k]), f"S_k\n{k} x {k}"), (svd.Vt[:k], f"V_k^T  ({k} x {n})")]
     for ax, (matrix, title) in zip(axes, panels):
         scale = limit if matrix is W else np.abs(matrix).max()
         ax.imshow(matrix, cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto", interpolation="nearest")

@@ -289,8 +289,10 @@ class QuantizedDense:
             return np.array([-scale, scale])
         if self.scheme == "ternary":
             return np.array([-scale, 0.0, scale])
-        zero = 2 ** (self.bits - 1) - 1 if self.scheme == "symmetric" else int(self.zero_point[group])
-        return scale * (np.arange(2**self.bits) - zero)
+        if self.scheme == "symmetric":            # restricted range: 2^b - 1 levels, symmetric about 0
+            q_max = 2 ** (self.bits - 1) - 1
+            return scale * np.arange(-q_max, q_max + 1)
+        return scale * (np.arange(2**self.bits) - int(self.zero_point[group]))
 
     def forward(self, X):
         out = X @ self.dequantized_weight()              # dequantize, then multiply: NumPy has no int8 GEMM
