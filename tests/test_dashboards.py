@@ -278,6 +278,12 @@ def test_quantization_qat_button(quant):
     assert "QAT" in quant.readout.value and quant.progress.value == 2
 
 
+def test_quantization_qat_needs_a_quantized_format(quant):
+    quant.controls["bits"].value = 64
+    quant.controls["qat"].click()
+    assert quant.last_error is None and "QAT needs a quantized format" in quant.readout.value
+
+
 def test_quantization_file_size_and_layer_dropdown(quant):
     quant.controls["bits"].value = 4
     quant.file_size_job.result(timeout=30)

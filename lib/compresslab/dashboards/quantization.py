@@ -75,7 +75,7 @@ class QuantizationDashboard(Dashboard):
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
         self.plot = QuantizationFigure()
         self.fig = self.plot.fig
-        self.qat_report = None
+        self.qat_report, self.qat_message = None, ""
         self.safely(self._load_dataset)(initial=True)
         self.controls["dataset"].observe(lambda _: self.safely(self._load_dataset)(), names="value")
         self.controls["layer"].observe(lambda _: self.safely(self._show_layer)(), names="value")
@@ -175,8 +175,9 @@ class QuantizationDashboard(Dashboard):
         shown = q.layers[self.controls["layer"].value]
         shown = getattr(shown, "inner", shown)                   # behind an activation quantizer
         levels = shown.levels(self._widest_neuron(shown)) if hasattr(shown, "levels") else None
-        label = "levels" if setting["granularity"] == "tensor" or setting["scheme"] in ("kmeans",) else \
-            "levels of the widest neuron"
+        per_neuron = setting["scheme"] in ("binary", "ternary") or (
+            setting["granularity"] == "neuron" and setting["scheme"] in ("symmetric", "affine"))
+        label = "levels of the widest neuron" if per_neuron else "levels"
         self.plot.update(alpha=self.report.alpha, accuracy=self.report.accuracy,
                          speedup_measured=self.report.speedup_measured, levels=levels, levels_label=label)
         self._show_readout()
@@ -225,8 +226,7 @@ class QuantizationDashboard(Dashboard):
             rows.append(("QAT", f"{self.qat_report.accuracy:.2%} ({self.qat_report.label})"))
         if self.note:
             rows.append(("note", self.note))
-        message = getattr(self, "qat_message", "")
-        if message:
-            rows.append(("note", message))
+        if self.qat_message:
+            rows.append(("note", self.qat_message))
             self.qat_message = ""
         self.readout.value = readout_table(rows)
