@@ -12,10 +12,13 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install when the package's dependencies change.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Re-install when the package's dependencies change. The lab overrides switch off the
+# "Jupyter news?" prompt and update checks: nothing to click away in front of a class.
+$(VENV)/.installed: pyproject.toml tools/lab-overrides.json | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e ".[dev]"
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp tools/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $@
 
 lab: $(VENV)/.installed  ## open JupyterLab on the introduction notebook (localhost, with a token)

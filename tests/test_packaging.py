@@ -46,3 +46,12 @@ def test_readme_shows_the_two_commands_first_and_links_every_notebook():
     makefile = (ROOT / "Makefile").read_text()
     assert "--LabApp.default_url=/lab/tree/notebooks/00_introduction.ipynb" in makefile
     assert "--ip=127.0.0.1" in makefile
+
+
+def test_lab_overrides_switch_off_the_news_prompt_for_make_lab_and_binder():
+    import json
+
+    overrides = json.loads((ROOT / "tools" / "lab-overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert "lab-overrides.json" in (ROOT / "Makefile").read_text()
+    assert "lab-overrides.json" in (ROOT / "postBuild").read_text()
