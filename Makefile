@@ -13,7 +13,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Re-install when the package's dependencies change. The lab overrides switch off the
-# "Jupyter news?" prompt and update checks: nothing to click away in front of a class.
+# "Jupyter news?" prompt and update checks (nothing to click away in front of a class) and
+# keep widget messages off kernel subshells: otherwise ipympl draws while a cell runs, and
+# matplotlib, which is not thread-safe, can fail with a ParseException (ipympl#610).
 $(VENV)/.installed: pyproject.toml tools/lab-overrides.json | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e ".[dev]"

@@ -67,9 +67,18 @@ def lab(tmp_path_factory):
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text(json.dumps({"windowingMode": "none"}))
+    # The settings `make lab` and Binder install (tools/lab-overrides.json), as user settings:
+    # widget messages on the main shell, so ipympl never draws while a cell runs (matplotlib
+    # is not thread-safe: JupyterLab >= 4.4 with ipykernel >= 7 otherwise races, ipympl#610).
+    overrides = json.loads((ROOT / "tools" / "lab-overrides.json").read_text())
+    for plugin, values in overrides.items():
+        package, name = plugin.split(":")
+        path = settings / package / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     # No autosave, and a copy of the notebooks: running them must never write into the repo.
     docmanager = settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
-    docmanager.parent.mkdir(parents=True)
+    docmanager.parent.mkdir(parents=True, exist_ok=True)
     docmanager.write_text(json.dumps({"autosave": False}))
     root = home / "root"
     shutil.copytree(ROOT / "notebooks", root / "notebooks")

@@ -58,5 +58,7 @@ def test_lab_overrides_switch_off_the_news_prompt_for_make_lab_and_binder():
 
     overrides = json.loads((ROOT / "tools" / "lab-overrides.json").read_text())
     assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    # widget comms on the main shell: ipympl must not draw while a cell runs (ipympl#610)
+    assert overrides["@jupyterlab/apputils-extension:kernels-settings"]["commsOverSubshells"] == "disabled"
     assert "lab-overrides.json" in (ROOT / "Makefile").read_text()
     assert "lab-overrides.json" in (ROOT / "postBuild").read_text()
