@@ -110,7 +110,7 @@ def lab(tmp_path_factory):
     else:
         server.kill()
         raise RuntimeError("JupyterLab did not start in 60 s:\n" + (home / "lab.log").read_text())
-    yield base, token
+    yield base, token, home / "lab.log"
     server.terminate()
     try:
         server.wait(10)
@@ -203,8 +203,20 @@ def _move_slider(page, dashboard, canvas, description):
 
 @pytest.mark.parametrize("notebook", sorted(DASHBOARD_STEPS))
 def test_notebook_in_jupyterlab(notebook, lab, browser):
-    base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        _drive_notebook(page, notebook, lab)
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)        # what the user would have seen, and the server's log
+        page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}-failure.png"), full_page=True)
+        shutil.copy(lab[2], ARTIFACTS / f"{Path(notebook).stem}-failure-lab.log")
+        raise
+    finally:
+        page.close()
+
+
+def _drive_notebook(page, notebook, lab):
+    base, token, _ = lab
     console_errors = []
     page.on("pageerror", lambda exc: console_errors.append(str(exc)))
     # A workspace of its own: nothing restored from the previous notebook's page.
@@ -247,4 +259,3 @@ def test_notebook_in_jupyterlab(notebook, lab, browser):
     dashboard.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}.png"))
     assert not console_errors, console_errors
-    page.close()

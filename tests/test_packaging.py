@@ -23,7 +23,14 @@ def test_environment_yml_and_pyproject_name_the_same_runtime_dependencies():
     conda = {_name(line.strip()[2:]) for line in lines[start + 1:] if line.strip().startswith("- ")}
     conda -= {"python", "pip"}
     assert pyproject == conda
-    assert {"numpy", "scipy", "scikit-learn", "matplotlib", "ipympl", "ipywidgets", "jupyterlab", "tqdm"} == pyproject
+    assert {"numpy", "scipy", "scikit-learn", "matplotlib", "ipympl", "ipywidgets", "jupyterlab", "tqdm",
+            "ipykernel"} == pyproject      # ipykernel: pinned below 7, see pyproject.toml
+
+
+def test_the_kernel_is_pinned_below_7_in_both_files():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "ipykernel>=6.25,<7" in project["dependencies"]
+    assert "ipykernel>=6.25,<7" in (ROOT / "environment.yml").read_text()
 
 
 def test_environment_yml_uses_conda_forge_and_lab_4_widgets_8():

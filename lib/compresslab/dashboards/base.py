@@ -143,11 +143,13 @@ class Dashboard:
         self._file_size_timer.start()
 
 
-def readout_table(rows) -> str:
-    """HTML for a two-column table of (label, value) pairs."""
+def readout_table(rows, notes=()) -> str:
+    """HTML for a two-column table of (label, value) pairs, then free-text notes
+    (which wrap, so a long note never pushes the numbers out of view)."""
     cells = "".join(f"<tr><td style='padding:1px 10px 1px 0;white-space:nowrap'>{html.escape(k)}</td>"
                     f"<td style='text-align:right;white-space:nowrap'><b>{html.escape(v)}</b></td></tr>" for k, v in rows)
-    return f"<table style='font-family:monospace;font-size:13px'>{cells}</table>"
+    paragraphs = "".join(f"<div style='margin-top:4px;max-width:34em'>Note: {html.escape(n)}</div>" for n in notes)
+    return f"<table style='font-family:monospace;font-size:13px'>{cells}</table>{paragraphs}"
 
 
 def fmt_bytes(n: float) -> str:

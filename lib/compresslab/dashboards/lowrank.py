@@ -170,5 +170,4 @@ class LowRankDashboard(Dashboard):
         if self.fine_tuned_report is not None:
             t = self.fine_tuned_report
             rows.append(("fine-tuned", f"{t.accuracy:.2%} at alpha {t.alpha:.2f}"))
-        rows += [("note", note) for note in result.notes]
-        self.readout.value = readout_table(rows)
+        self.readout.value = readout_table(rows, notes=result.notes)

@@ -224,9 +224,6 @@ class QuantizationDashboard(Dashboard):
         ]
         if self.qat_report is not None:
             rows.append(("QAT", f"{self.qat_report.accuracy:.2%} ({self.qat_report.label})"))
-        if self.note:
-            rows.append(("note", self.note))
-        if self.qat_message:
-            rows.append(("note", self.qat_message))
-            self.qat_message = ""
-        self.readout.value = readout_table(rows)
+        notes = [n for n in (self.note, self.qat_message) if n]
+        self.qat_message = ""
+        self.readout.value = readout_table(rows, notes=notes)
