@@ -29,6 +29,21 @@ def kilobytes(n_bytes) -> float:
     return n_bytes / 1024
 
 
+def style_axes(ax, *, xlabel, ylabel, title, xlog=False, ylog=False, legend_loc=None, grid=True):
+    """Labels, log scales, a small title, an optional legend and a light grid, in one call."""
+    if xlog:
+        ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    if legend_loc:
+        ax.legend(fontsize=7, loc=legend_loc)
+    if grid:
+        ax.grid(alpha=0.3)
+
+
 class ArchitectureFigure:
     """Left: size of each layer in KB (float64 and float32) against device memory.
     Right: test accuracy against model size for every trained architecture,
@@ -162,12 +177,8 @@ class LowRankFigure:
         self.reference = ax.axhline(np.nan, color="grey", linestyle="--", lw=1)
         (self.current_acc,) = ax.plot([], [], "o", color="tab:red", ms=9, label="current")
         (self.tuned_acc,) = ax.plot([], [], "P", color="black", ms=10, label="fine-tuned")
-        ax.set_xscale("log")
-        ax.set_xlabel("compression rate alpha (bits)")
-        ax.set_ylabel("test accuracy")
-        ax.set_title("Accuracy against compression", fontsize=10)
-        ax.legend(fontsize=7, loc="lower left")
-        ax.grid(alpha=0.3)
+        style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="test accuracy",
+                   title="Accuracy against compression", xlog=True, legend_loc="lower left")
 
         ax = self.ax_speed
         (self.curve_flops,) = ax.plot([], [], "-", color="tab:gray", lw=1.5, label="theoretical (FLOPs)")
@@ -175,23 +186,14 @@ class LowRankFigure:
         (self.current_flops,) = ax.plot([], [], "o", color="tab:red", ms=9)
         (self.current_measured,) = ax.plot([], [], "D", color="tab:red", ms=7, mfc="white", mew=2)
         ax.axhline(1.0, color="black", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("compression rate alpha (bits)")
-        ax.set_ylabel("speedup delta")
-        ax.set_title("Speedup: FLOPs (o) vs measured (\u25c7)", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left")
-        ax.grid(alpha=0.3)
+        style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="speedup delta",
+                   title="Speedup: FLOPs (o) vs measured (\u25c7)", xlog=True, ylog=True, legend_loc="upper left")
 
         ax = self.ax_spec
         self.spectra = [ax.plot([], [], "-", color=c, lw=1.2)[0] for c in LAYER_COLORS[:3]]
         self.cutoffs = [ax.axvline(np.nan, color=c, lw=1.5, linestyle="--") for c in LAYER_COLORS[:3]]
-        ax.set_yscale("log")
-        ax.set_xscale("log")
-        ax.set_xlabel("index i of the singular value")
-        ax.set_ylabel("s_i / s_1")
-        ax.set_title("Spectra and cut-off rank k", fontsize=10)
-        ax.grid(alpha=0.3)
+        style_axes(ax, xlabel="index i of the singular value", ylabel="s_i / s_1",
+                   title="Spectra and cut-off rank k", xlog=True, ylog=True)
         for a in (self.ax_acc, self.ax_speed, self.ax_spec):
             a.set_xlim(1, 100)                  # placeholders until set_static (log axes)
             a.set_ylim(0.01, 1)
@@ -364,33 +366,23 @@ class QuantizationFigure:
         self.reference = ax.axhline(np.nan, color="grey", linestyle="--", lw=1)
         (self.current,) = ax.plot([], [], "o", color="black", mfc="yellow", ms=10, label="current (PTQ)")
         (self.qat,) = ax.plot([], [], "P", color="black", ms=10, label="QAT")
-        ax.set_xscale("log")
-        ax.set_xlabel("compression rate alpha (bits)")
-        ax.set_ylabel("test accuracy")
-        ax.set_title("Accuracy against compression", fontsize=10)
-        ax.grid(alpha=0.3)
+        style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="test accuracy",
+                   title="Accuracy against compression", xlog=True)
 
         ax = self.ax_hist
         self.hist_line, = ax.plot([], [], drawstyle="steps-mid", color="tab:gray", lw=1)
         (self.levels,) = ax.plot([], [], color="tab:red", lw=0.8, alpha=0.8)
         self.levels_text = ax.text(0.02, 0.95, "", transform=ax.transAxes, fontsize=8, va="top")
-        ax.set_xlabel("weight value")
-        ax.set_ylabel("count (log)")
-        ax.set_yscale("log")
-        ax.set_title("Weights and quantization levels", fontsize=10)
+        style_axes(ax, xlabel="weight value", ylabel="count (log)", title="Weights and quantization levels",
+                   ylog=True, grid=False)
 
         ax = self.ax_speed
         (self.memory_line,) = ax.plot([], [], "-", color="tab:gray", label="memory-bound: bytes moved")
         ax.axhline(1.0, color="black", lw=0.8, label="FLOPs (same float ops)")
         (self.measured_points,) = ax.plot([], [], "s", color="tab:purple", ms=4, label="measured")
         (self.current_measured,) = ax.plot([], [], "D", color="black", mfc="yellow", ms=8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("compression rate alpha (bits)")
-        ax.set_ylabel("speedup delta")
-        ax.set_title("Speedup: theory vs measured", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left")
-        ax.grid(alpha=0.3)
+        style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="speedup delta",
+                   title="Speedup: theory vs measured", xlog=True, ylog=True, legend_loc="upper left")
         for a in (self.ax_acc, self.ax_hist, self.ax_speed):
             a.set_xlim(1, 100)
             a.set_ylim(0.5, 10)
