@@ -155,3 +155,13 @@ def test_measured_speedup_is_the_median_of_interleaved_ratios(monkeypatch, digit
     result = speedup(digits_net, digits_net.astype("float32"), digits.X_test, repeats=3)
     assert result.measured == 2.0
     assert result.seconds_original == 2.0 and result.seconds_compressed == 1.0
+
+
+def test_as_baseline_copies_only_when_the_dtype_changes(digits_net):
+    from compresslab.metrics import as_baseline
+
+    assert as_baseline(digits_net, "float64") is digits_net
+    assert as_baseline(digits_net, None) is digits_net
+    as32 = as_baseline(digits_net, "float32")
+    assert as32.dtype == np.float32 and as32 is not digits_net
+    assert as_baseline(as32, "float64").storage_bits() == digits_net.storage_bits()

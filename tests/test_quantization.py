@@ -4,7 +4,7 @@ import pytest
 from compresslab.network import Dense, Network
 from compresslab.quantization import (BIT_RANGES, QuantizedDense, QuantizedInput, activation_ranges,
                                       gradient_quantizer, pack_codes, quantization_aware_training, quantize,
-                                      quantize_binary, quantize_kmeans, quantize_layer, quantize_uniform,
+                                      quantize_binary, quantize_kmeans, quantize_layer,
                                       unpack_codes, weight_quantizer)
 from compresslab.training import loss_and_gradients, target_matrix, train
 

@@ -37,6 +37,15 @@ def _check_network(name, network):
                         f"got {type(network).__name__}")
 
 
+def as_baseline(network: Network, baseline_dtype="float64") -> Network:
+    """The network counted as stored in ``baseline_dtype`` (None: as it is).
+
+    No copy when it already is: ``evaluate`` runs on every slider move."""
+    if baseline_dtype is None or network.dtype == float_dtype(baseline_dtype):
+        return network
+    return network.astype(float_dtype(baseline_dtype))
+
+
 def model_size(network: Network, by: str = "bits") -> int:
     """Size of a network in params, bits (to rebuild it) or bytes (a real file)."""
     _check_network("network", network)
@@ -55,9 +64,7 @@ def compression_rate(original: Network, compressed: Network, by: str = "bits",
     ``baseline_dtype`` is the dtype the original is counted in (None: as it is).
     """
     _check_network("original", original)
-    if baseline_dtype is not None:
-        original = original.astype(float_dtype(baseline_dtype))
-    return model_size(original, by) / model_size(compressed, by)
+    return model_size(as_baseline(original, baseline_dtype), by) / model_size(compressed, by)
 
 
 def index_space_saving(original: Network, compressed: Network, by: str = "bits",
@@ -182,7 +189,7 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
     if not hasattr(dataset, "X_test"):
         raise TypeError(f"dataset must be a compresslab Dataset; got {type(dataset).__name__}")
     X, y = dataset.X_test, dataset.y_test
-    reference = baseline.astype(float_dtype(baseline_dtype)) if baseline_dtype is not None else baseline
+    reference = as_baseline(baseline, baseline_dtype)
     n = X.shape[0]
     units = SIZE_UNITS if file_bytes else ("params", "bits")
     size = {by: model_size(network, by) for by in units}
@@ -204,7 +211,7 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
 
 def with_file_bytes(report: Report, network: Network, baseline: Network, baseline_dtype="float64") -> Report:
     """Fill in ``bytes`` and ``alpha_bytes`` of a report made with ``file_bytes=False``."""
-    reference = baseline.astype(float_dtype(baseline_dtype)) if baseline_dtype is not None else baseline
+    reference = as_baseline(baseline, baseline_dtype)
     report.bytes = model_size(network, "bytes")
     report.alpha_bytes = model_size(reference, "bytes") / report.bytes
     return report

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import html
 import threading
@@ -80,6 +81,12 @@ class Dashboard:
     def update(self):
         raise NotImplementedError
 
+    def _assemble(self, controls_box):
+        """The layout every dashboard shares: controls beside the readout, the
+        trainer row, the figure, the error panel."""
+        self.widget = widgets.VBox([widgets.HBox([controls_box, self.readout]), self._trainer_row(),
+                                    figure_widget(self.fig), self.errors])
+
     # --- long work behind a button, with a progress bar ---------------------------------
     def _trainer_controls(self, button_name, description, epochs, max_epochs):
         """The epochs slider and the button (for ``controls``); builds ``self.progress``."""
@@ -141,6 +148,28 @@ class Dashboard:
         self._file_size_timer = threading.Timer(FILE_SIZE_DELAY, run)
         self._file_size_timer.daemon = True
         self._file_size_timer.start()
+
+
+@dataclasses.dataclass
+class Baseline:
+    """A dataset and its pretrained float64 network, timed and scored once."""
+
+    dataset: object
+    network: object
+    seconds: float           # forward pass over the test set (time_forward)
+    accuracy: float
+
+
+def load_baseline(name: str) -> Baseline:
+    from ..data import load_dataset
+    from ..metrics import time_forward
+    from ..models import load_pretrained
+    from ..network import from_sklearn
+
+    dataset = load_dataset(name)
+    network = from_sklearn(load_pretrained(name))
+    return Baseline(dataset, network, time_forward(network, dataset.X_test),
+                    network.score(dataset.X_test, dataset.y_test))
 
 
 def readout_table(rows, notes=()) -> str:

@@ -15,13 +15,12 @@ import threading
 
 import ipywidgets as widgets
 
-from ..data import load_dataset
-from ..metrics import evaluate, time_forward
-from ..models import DEFAULT_HIDDEN_LAYER_SIZES, load_pretrained
-from ..network import from_sklearn, random_network
+from ..metrics import evaluate
+from ..models import DEFAULT_HIDDEN_LAYER_SIZES
+from ..network import random_network
 from ..plots import ArchitectureFigure
 from ..training import train
-from .base import Dashboard, fmt_bytes, figure_widget, readout_table
+from .base import Dashboard, load_baseline, fmt_bytes, readout_table
 
 FIRST_LAYER_SIZES = (8, 16, 32, 64, 100, 200, 300)
 SECOND_LAYER_SIZES = (0, 10, 16, 32, 64, 100)        # 0: no second hidden layer
@@ -36,7 +35,7 @@ class IntroductionDashboard(Dashboard):
 
     def __init__(self, dataset="mnist-5k", epochs=10):
         super().__init__()
-        self._datasets, self._baselines, self._baseline_seconds = {}, {}, {}
+        self._baselines = {}    # dataset name -> Baseline (dataset, pretrained network, its time)
         self._trained = {}      # (dataset, sizes) -> (network, how it was trained, test accuracy)
         h1, h2 = DEFAULT_HIDDEN_LAYER_SIZES[dataset]
         self.controls = {
@@ -57,24 +56,19 @@ class IntroductionDashboard(Dashboard):
         self.safely(self.update)()
         sliders = widgets.VBox([self.controls[k] for k in ("dataset", "hidden1", "hidden2", "dtype")],
                                layout=widgets.Layout(min_width="360px"))
-        self.widget = widgets.VBox([widgets.HBox([sliders, self.readout]), self._trainer_row(),
-                                    figure_widget(self.fig), self.errors])
+        self._assemble(sliders)
 
     # --- state ---------------------------------------------------------------
     @property
     def dataset(self):
         name = self.controls["dataset"].value
-        if name not in self._datasets:
-            self._datasets[name] = load_dataset(name)
-            baseline = from_sklearn(load_pretrained(name))
-            self._baselines[name] = baseline
-            self._baseline_seconds[name] = time_forward(baseline, self._datasets[name].X_test)
-            ds = self._datasets[name]
-            self._trained[(name, baseline.hidden_layer_sizes)] = (
-                baseline, "pretrained (scikit-learn)", baseline.score(ds.X_test, ds.y_test))
-            self.warmup = threading.Thread(target=self._warm_file_sizes, args=(ds,), daemon=True)
+        if name not in self._baselines:
+            base = self._baselines[name] = load_baseline(name)
+            self._trained[(name, base.network.hidden_layer_sizes)] = (
+                base.network, "pretrained (scikit-learn)", base.accuracy)
+            self.warmup = threading.Thread(target=self._warm_file_sizes, args=(base.dataset,), daemon=True)
             self.warmup.start()
-        return self._datasets[name]
+        return self._baselines[name].dataset
 
     @property
     def hidden_layer_sizes(self) -> tuple:
@@ -102,7 +96,7 @@ class IntroductionDashboard(Dashboard):
         releases the GIL, so this runs beside the notebook; the sizes land in
         ``Network.serialized_bytes``'s memo, keyed by content.
         """
-        self._baselines[ds.name].astype("float32").serialized_bytes()
+        self._baselines[ds.name].network.astype("float32").serialized_bytes()
         for h1 in FIRST_LAYER_SIZES:
             for h2 in SECOND_LAYER_SIZES:
                 net = self._untrained(ds, (h1,) if h2 == 0 else (h1, h2))
@@ -114,8 +108,8 @@ class IntroductionDashboard(Dashboard):
         ds = self.dataset
         network, how = self.current_network()
         stored = network.astype(self.controls["dtype"].value)
-        self.report = evaluate(stored, ds, self._baselines[ds.name], repeats=3,
-                               baseline_seconds=self._baseline_seconds[ds.name])
+        base = self._baselines[ds.name]
+        self.report = evaluate(stored, ds, base.network, repeats=3, baseline_seconds=base.seconds)
         self.trained = how is not None
         self._draw(network, how)
 

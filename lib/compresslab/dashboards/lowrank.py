@@ -13,14 +13,11 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from ..data import load_dataset
 from ..lowrank import allocate_ranks, factorize, factorized_params, layer_svds, max_useful_rank
 from ..metrics import evaluate, time_forward
-from ..models import load_pretrained
-from ..network import from_sklearn
 from ..plots import LowRankFigure
 from ..training import train
-from .base import Dashboard, figure_widget, fmt_bytes, readout_table
+from .base import Dashboard, load_baseline, fmt_bytes, readout_table
 
 DATASETS = ("mnist-5k", "digits")
 MODES = ("per layer", "energy", "global budget")
@@ -62,20 +59,18 @@ class LowRankDashboard(Dashboard):
                              *[self.controls[f"rank{i}"] for i in range(N_LAYERS)],
                              self.controls["energy"], self.controls["budget"]],
                             layout=widgets.Layout(min_width="400px"))
-        self.widget = widgets.VBox([widgets.HBox([left, self.readout]), self._trainer_row(),
-                                    figure_widget(self.fig), self.errors])
+        self._assemble(left)
 
     # --- once per dataset ----------------------------------------------------------
     def _load_dataset(self, ranks=None):
         """Everything that does not depend on a slider: SVDs, sweep curves, timings."""
         name = self.controls["dataset"].value
-        self.dataset = ds = load_dataset(name)
-        self.baseline = net = from_sklearn(load_pretrained(name))
+        base = load_baseline(name)
+        self.dataset, self.baseline = ds, net = base.dataset, base.network
+        self.baseline_seconds, self.baseline_accuracy = base.seconds, base.accuracy
         if len(net.layers) != N_LAYERS:
             raise ValueError(f"the dashboard shows {N_LAYERS} layers; {name} has {len(net.layers)}")
         self.svds = svds = layer_svds(net)                        # computed once, then sliced
-        self.baseline_seconds = time_forward(net, ds.X_test)
-        self.baseline_accuracy = net.score(ds.X_test, ds.y_test)
         self.budget_range = (factorized_params(svds, [1] * N_LAYERS),
                              factorized_params(svds, [max_useful_rank(*s.shape) for s in svds]))
         with self.syncing():

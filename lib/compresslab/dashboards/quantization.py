@@ -13,14 +13,11 @@ import threading
 import ipywidgets as widgets
 import numpy as np
 
-from ..data import load_dataset
 from ..metrics import evaluate, time_forward
-from ..models import load_pretrained
-from ..network import from_sklearn
 from ..plots import QuantizationFigure
 from ..quantization import (BIT_RANGES, activation_ranges, quantization_aware_training, quantize,
                             quantize_activations)
-from .base import Dashboard, figure_widget, fmt_bytes, readout_table
+from .base import Dashboard, load_baseline, fmt_bytes, readout_table
 
 DATASETS = ("mnist-5k", "digits")
 BIT_OPTIONS = tuple(range(1, 17)) + (32, 64)
@@ -85,16 +82,14 @@ class QuantizationDashboard(Dashboard):
         left = widgets.VBox([self.controls[k] for k in ("dataset", "bits", "scheme", "granularity", "range",
                                                           "activation_bits", "layer")],
                             layout=widgets.Layout(min_width="420px"))
-        self.widget = widgets.VBox([widgets.HBox([left, self.readout]), self._trainer_row(),
-                                    figure_widget(self.fig), self.errors])
+        self._assemble(left)
 
     # --- once per dataset ------------------------------------------------------------
     def _load_dataset(self, initial=False):
         name = self.controls["dataset"].value
-        self.dataset = ds = load_dataset(name)
-        self.baseline = net = from_sklearn(load_pretrained(name))
-        self.baseline_seconds = time_forward(net, ds.X_test)
-        self.baseline_accuracy = net.score(ds.X_test, ds.y_test)
+        base = load_baseline(name)
+        self.dataset, self.baseline = ds, net = base.dataset, base.network
+        self.baseline_seconds, self.baseline_accuracy = base.seconds, base.accuracy
         self._networks = {}                # setting -> quantized network (PTQ is deterministic)
         self.activation_ranges = activation_ranges(net, ds.X_train)       # calibrated once
         curves, measured = {}, ([], [])
