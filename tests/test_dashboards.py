@@ -41,9 +41,9 @@ def test_hidden_sliders_change_report_and_bars(intro):
 
 def test_dtype_toggle_halves_bits(intro):
     intro.controls["dtype"].value = "float64"
-    bits64 = intro.report.bits
+    bits64 = intro.report.storage_bits
     intro.controls["dtype"].value = "float32"
-    assert intro.report.bits * 2 == bits64
+    assert intro.report.storage_bits * 2 == bits64
     intro.controls["dtype"].value = "float64"
 
 
@@ -154,7 +154,7 @@ def test_lowrank_global_budget_mode(lowrank):
 def test_lowrank_file_size_arrives(lowrank):
     lowrank.controls["rank0"].value = 30
     lowrank.file_size_job.result(timeout=30)
-    assert lowrank.report.bytes > 0 and lowrank.report.alpha_bytes > 1
+    assert lowrank.report.file_bytes > 0 and lowrank.report.alpha_bytes > 1
     assert "deflating" not in lowrank.readout.value
 
 
@@ -215,7 +215,7 @@ def test_quantization_bits_slider(quant, bits):
     quant.controls["bits"].value = bits
     assert quant.last_error is None
     assert quant.network.layers[0].bits == bits
-    assert quant.report.bits == quant.network.storage_bits()
+    assert quant.report.storage_bits == quant.network.storage_bits()
     n_levels = len(np.unique(_levels_x(quant)))
     assert n_levels == (2**bits - 1 if bits <= 8 else 0)      # symmetric; 12+ bits: too dense to draw
     x, y = quant.plot.current.get_data()
@@ -224,7 +224,7 @@ def test_quantization_bits_slider(quant, bits):
 
 def test_quantization_float_bit_widths(quant):
     quant.controls["bits"].value = 32
-    assert quant.report.alpha == pytest.approx(64 * 266610 / quant.report.bits)
+    assert quant.report.alpha == pytest.approx(64 * 266610 / quant.report.storage_bits)
     quant.controls["bits"].value = 64
     assert quant.report.alpha == 1.0 and quant.report.accuracy == quant.baseline_accuracy
     assert "float format" in quant.plot.levels_text.get_text()
@@ -256,10 +256,10 @@ def test_quantization_scheme_toggle(quant, scheme, bits, expected_bits):
 def test_quantization_activation_bits(quant):
     quant.controls["scheme"].value = "symmetric"
     quant.controls["bits"].value = 8
-    bits_before = quant.report.bits
+    bits_before = quant.report.storage_bits
     quant.controls["activation_bits"].value = 2
     assert isinstance(quant.network.layers[1], QuantizedInput) and quant.network.layers[1].bits == 2
-    assert quant.report.bits == bits_before + 2 * 2 * 32
+    assert quant.report.storage_bits == bits_before + 2 * 2 * 32
     quant.controls["activation_bits"].value = 0
     assert not isinstance(quant.network.layers[1], QuantizedInput)
 
@@ -287,7 +287,7 @@ def test_quantization_qat_needs_a_quantized_format(quant):
 def test_quantization_file_size_and_layer_dropdown(quant):
     quant.controls["bits"].value = 4
     quant.file_size_job.result(timeout=30)
-    assert quant.report.bytes < quant.baseline.serialized_bytes() / 5
+    assert quant.report.file_bytes < quant.baseline.serialized_bytes() / 5
     before = quant.plot.hist_line.get_xdata().copy()
     quant.controls["layer"].value = 2
     assert not np.array_equal(before, quant.plot.hist_line.get_xdata())

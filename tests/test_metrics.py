@@ -86,7 +86,7 @@ def test_evaluate_report(digits_net, digits):
     report = evaluate(digits_net, digits)
     assert isinstance(report, Report)
     assert report.accuracy == digits_net.score(digits.X_test, digits.y_test)
-    assert report.params == digits_net.n_params and report.bits == 64 * digits_net.n_params
+    assert report.params == digits_net.n_params and report.storage_bits == 64 * digits_net.n_params
     assert report.alpha == 1.0 and report.beta == 0.0 and report.alpha_bytes == 1.0
     assert report.speedup_theoretical == 1.0 and report.speedup_measured > 0
     assert report.flops == digits_net.flops(len(digits.y_test))
@@ -138,8 +138,8 @@ def test_file_bytes_can_be_filled_in_later(digits_net, digits):
     from compresslab.metrics import with_file_bytes
 
     net32 = digits_net.astype("float32")
-    fast = evaluate(net32, digits, digits_net, measure=False, file_bytes=False)
-    assert fast.bytes is None and fast.alpha_bytes is None and "file not written" in fast.summary()
+    fast = evaluate(net32, digits, digits_net, measure=False, count_file_bytes=False)
+    assert fast.file_bytes is None and fast.alpha_bytes is None and "file not written" in fast.summary()
     full = evaluate(net32, digits, digits_net, measure=False)
     with_file_bytes(fast, net32, digits_net)
     assert fast == full

@@ -38,7 +38,7 @@ def test_gradients_match_finite_differences(activation, loss):
     Y = target_matrix(net, rng.integers(0, 3, 6))
     kwargs = {}
     if loss == "soft":
-        kwargs = dict(teacher_logits=rng.normal(size=(6, 3)) * 3, temperature=4.0, alpha=0.7)
+        kwargs = dict(teacher_logits=rng.normal(size=(6, 3)) * 3, temperature=4.0, soft_weight=0.7)
     if loss == "hard+l2":
         kwargs = dict(l2=0.1)
     _, grads = loss_and_gradients(net, X, Y, **kwargs)
@@ -68,7 +68,7 @@ def test_soft_loss_at_temperature_one_with_teacher_equal_targets_is_hard_loss():
     Y = target_matrix(net, labels)
     hard, _ = loss_and_gradients(net, X, Y)
     # a teacher whose softmax is (almost) one-hot gives the same loss at T = 1
-    soft, _ = loss_and_gradients(net, X, Y, teacher_logits=Y * 200.0, temperature=1.0, alpha=1.0)
+    soft, _ = loss_and_gradients(net, X, Y, teacher_logits=Y * 200.0, temperature=1.0, soft_weight=1.0)
     assert soft == pytest.approx(hard, rel=1e-9)
 
 
@@ -145,7 +145,7 @@ def test_distillation_moves_student_towards_teacher(digits_net, digits):
     student = _random_net(rng, [64, 16, 10], "relu")
     teacher_logits = digits_net.logits(digits.X_train)
     train(student, digits.X_train, digits.y_train, epochs=10, teacher_logits=teacher_logits,
-          temperature=4.0, alpha=0.9, learning_rate=1e-2, progress=False)
+          temperature=4.0, soft_weight=0.9, learning_rate=1e-2, progress=False)
     agree = np.mean(student.predict(digits.X_test) == digits_net.predict(digits.X_test))
     assert agree > 0.85
 
@@ -161,10 +161,10 @@ def test_bad_training_arguments(digits_net, digits):
         train(digits_net, X, y, epochs=0, progress=False)
     with pytest.raises(ValueError, match="optimizer must be one of.*'rmsprop'"):
         train(digits_net, X, y, optimizer="rmsprop", progress=False)
-    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]; got 1.5"):
-        train(digits_net, X, y, alpha=1.5, progress=False)
+    with pytest.raises(ValueError, match=r"soft_weight must be in \[0, 1\]; got 1.5"):
+        train(digits_net, X, y, soft_weight=1.5, progress=False)
     with pytest.raises(ValueError, match="teacher_logits are needed"):
-        train(digits_net, X, y, alpha=0.5, progress=False)
+        train(digits_net, X, y, soft_weight=0.5, progress=False)
     with pytest.raises(ValueError, match=r"temperature must be in \(0, inf\]; got 0"):
         train(digits_net, X, y, temperature=0, progress=False)
     with pytest.raises(ValueError, match="same number of samples"):

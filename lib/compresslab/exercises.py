@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ._validation import check_choice
+from .models import LENET_300_100
 
-LENET_300_100 = (784, 300, 100, 10)
+LENET_LAYER_SIZES = (784, *LENET_300_100, 10)     # inputs, the hidden layers, outputs
 
 
 def _dense_params(sizes) -> int:
@@ -40,7 +41,7 @@ def _lenet_svds():
 EXERCISES = {
     "intro-lenet-float32-bytes": Exercise(
         "How many bytes do the weights and biases of LeNet-300-100 take in float32?",
-        lambda: 4 * _dense_params(LENET_300_100), 0.0,
+        lambda: 4 * _dense_params(LENET_LAYER_SIZES), 0.0,
         "count weights (m x n) and biases (n) of the three layers; a float32 is 4 bytes"),
     "intro-alpha-float16": Exercise(
         "What is the compression rate alpha (by bits) of any dense network stored in float16 "
@@ -52,7 +53,7 @@ EXERCISES = {
         lambda: 2 * 784 * 300 + 300, 0.0, "X @ W is (1 x 784) times (784 x 300); then add the bias"),
     "intro-share-first-layer": Exercise(
         "What fraction (0 to 1) of LeNet-300-100's parameters sits in its first layer?",
-        lambda: (784 * 300 + 300) / _dense_params(LENET_300_100), 0.005,
+        lambda: (784 * 300 + 300) / _dense_params(LENET_LAYER_SIZES), 0.005,
         "parameters of layer 1 over the parameters of all three layers"),
     "lowrank-params-rank20": Exercise(
         "How many weights (no bias) does a rank-20 factorization of the 784 x 300 layer store?",
@@ -78,9 +79,9 @@ EXERCISES = {
     "quant-affine-zero-point": Exercise(
         "8-bit affine quantization of the range [-0.2, 0.6]: what is the zero point Z?",
         lambda: round(0.2 / (0.8 / 255)), 0.0, "S = (hi - lo) / (2^b - 1), then Z = round(-lo / S)"),
-    "quant-binary-alpha": Exercise(
-        "One neuron's weights are [0.3, -0.1, 0.2, -0.4]. What alpha does XNOR-Net binarization use?",
-        lambda: (0.3 + 0.1 + 0.2 + 0.4) / 4, 1e-9, "the alpha minimising ||w - alpha sign(w)||^2 is mean |w|"),
+    "quant-binary-scale": Exercise(
+        "One neuron's weights are [0.3, -0.1, 0.2, -0.4]. What scale does XNOR-Net binarization use?",
+        lambda: (0.3 + 0.1 + 0.2 + 0.4) / 4, 1e-9, "the scale s minimising ||w - s sign(w)||^2 is mean |w|"),
 }
 
 

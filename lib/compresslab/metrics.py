@@ -144,8 +144,8 @@ class Report:
 
     accuracy: float
     params: int
-    bits: int
-    bytes: int | None
+    storage_bits: int            # bits needed to rebuild the model (values, indices, scales, biases)
+    file_bytes: int | None       # length of a real np.savez_compressed file (None: not written)
     flops: int
     alpha: float
     beta: float
@@ -161,7 +161,7 @@ class Report:
 
     def summary(self) -> str:
         measured = "not measured" if self.speedup_measured is None else f"{self.speedup_measured:.2f}x"
-        file = "file not written" if self.bytes is None else f"{self.bytes:,} bytes"
+        file = "file not written" if self.file_bytes is None else f"{self.file_bytes:,} bytes"
         alpha_bytes = "-" if self.alpha_bytes is None else f"{self.alpha_bytes:.2f}"
         return (f"accuracy {self.accuracy:.4f} | {self.params:,} params | {file} | "
                 f"alpha {self.alpha:.2f} (bits), {self.alpha_params:.2f} (params), "
@@ -171,7 +171,7 @@ class Report:
 
 def evaluate(network: Network, dataset, baseline: Network | None = None, *, measure=True,
              repeats: int = 5, baseline_dtype="float64", baseline_seconds: float | None = None,
-             file_bytes: bool = True, label: str = "") -> Report:
+             count_file_bytes: bool = True, label: str = "") -> Report:
     """Accuracy on the test split and every size/speed criterion against ``baseline``.
 
     ``baseline`` defaults to ``network`` itself (alpha = 1, delta = 1 for a
@@ -179,7 +179,7 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
     ``baseline_seconds`` (the baseline's forward time on the test set, timed
     once with ``time_forward``) replaces the interleaved timing: only the
     network is timed, and measured delta = baseline_seconds / its time.
-    ``file_bytes=False`` leaves ``bytes`` and ``alpha_bytes`` as None (deflating
+    ``count_file_bytes=False`` leaves ``file_bytes`` and ``alpha_bytes`` as None (deflating
     a large file takes tens of ms; a dashboard fills them in afterwards with
     ``with_file_bytes``).
     """
@@ -191,14 +191,14 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
     X, y = dataset.X_test, dataset.y_test
     reference = as_baseline(baseline, baseline_dtype)
     n = X.shape[0]
-    units = SIZE_UNITS if file_bytes else ("params", "bits")
+    units = SIZE_UNITS if count_file_bytes else ("params", "bits")
     size = {by: model_size(network, by) for by in units}
     ref_size = {by: model_size(reference, by) for by in units}
-    report = Report(accuracy=network.score(X, y), params=size["params"], bits=size["bits"],
-                    bytes=size.get("bytes"), flops=network.flops(n),
+    report = Report(accuracy=network.score(X, y), params=size["params"], storage_bits=size["bits"],
+                    file_bytes=size.get("bytes"), flops=network.flops(n),
                     alpha=ref_size["bits"] / size["bits"], beta=ref_size["bits"] / size["bits"] - 1,
                     alpha_params=ref_size["params"] / size["params"],
-                    alpha_bytes=ref_size["bytes"] / size["bytes"] if file_bytes else None,
+                    alpha_bytes=ref_size["bytes"] / size["bytes"] if count_file_bytes else None,
                     speedup_theoretical=reference.flops(n) / network.flops(n), label=label)
     if measure and baseline_seconds is not None:
         report.seconds = time_forward(network, X, repeats=repeats, warmup=False)  # score() warmed it
@@ -210,10 +210,10 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
 
 
 def with_file_bytes(report: Report, network: Network, baseline: Network, baseline_dtype="float64") -> Report:
-    """Fill in ``bytes`` and ``alpha_bytes`` of a report made with ``file_bytes=False``."""
+    """Fill in ``file_bytes`` and ``alpha_bytes`` of a report made with ``count_file_bytes=False``."""
     reference = as_baseline(baseline, baseline_dtype)
-    report.bytes = model_size(network, "bytes")
-    report.alpha_bytes = model_size(reference, "bytes") / report.bytes
+    report.file_bytes = model_size(network, "bytes")
+    report.alpha_bytes = model_size(reference, "bytes") / report.file_bytes
     return report
 
 

@@ -17,10 +17,10 @@ Loss, for a batch of N samples with one-hot targets Y, student logits z,
 teacher logits t and temperature T (Hinton et al. 2015, "Distilling the
 Knowledge in a Neural Network"):
 
-    L = (1 - alpha) CE(Y, softmax(z)) + alpha T^2 CE(softmax(t/T), softmax(z/T))
+    L = (1 - w) CE(Y, softmax(z)) + w T^2 CE(softmax(t/T), softmax(z/T))
         + l2/2 sum ||W||^2
 
-with CE(Q, P) = -1/N sum_n sum_k Q_nk log P_nk. The T^2 keeps the soft
+with w = ``soft_weight`` and CE(Q, P) = -1/N sum_n sum_k Q_nk log P_nk. The T^2 keeps the soft
 term's gradient, T (softmax(z/T) - softmax(t/T)) / N, on the same scale as
 the hard one when T changes. Outputs with a logistic unit use binary
 cross-entropy; soft targets need softmax (the lecture's stated limitation
@@ -89,7 +89,7 @@ def _sorted(a) -> bool:
     return bool(np.all(a[:-1] <= a[1:]))
 
 
-def loss_and_gradients(network: Network, X, Y, *, teacher_logits=None, temperature=1.0, alpha=0.0,
+def loss_and_gradients(network: Network, X, Y, *, teacher_logits=None, temperature=1.0, soft_weight=0.0,
                        l2=0.0, weight_transform: Optional[WeightTransform] = None):
     """Loss and the gradient of every parameter, by backpropagation.
 
@@ -105,22 +105,22 @@ def loss_and_gradients(network: Network, X, Y, *, teacher_logits=None, temperatu
         logits = pre[-1]
         if network.out_activation == "softmax":
             P = activate("softmax", logits)
-            loss = (1 - alpha) * -np.sum(Y * np.log(np.clip(P, 1e-300, None))) / n
-            grad = (1 - alpha) * (P - Y) / n                 # (n, n_out)
+            loss = (1 - soft_weight) * -np.sum(Y * np.log(np.clip(P, 1e-300, None))) / n
+            grad = (1 - soft_weight) * (P - Y) / n                 # (n, n_out)
         else:
             P = activate("logistic", logits)
             P_safe = np.clip(P, 1e-15, 1 - 1e-15)
-            loss = (1 - alpha) * -np.sum(Y * np.log(P_safe) + (1 - Y) * np.log(1 - P_safe)) / n
-            grad = (1 - alpha) * (P - Y) / n
-        if alpha > 0:
+            loss = (1 - soft_weight) * -np.sum(Y * np.log(P_safe) + (1 - Y) * np.log(1 - P_safe)) / n
+            grad = (1 - soft_weight) * (P - Y) / n
+        if soft_weight > 0:
             if network.out_activation != "softmax":
                 raise ValueError("soft targets need a softmax output (multiclass); "
                                  f"this network's output is {network.out_activation!r}")
             T = temperature
             Q = activate("softmax", teacher_logits / T)          # teacher's soft targets
             log_PT = np.log(np.clip(activate("softmax", logits / T), 1e-300, None))
-            loss += alpha * T**2 * -np.sum(Q * log_PT) / n
-            grad = grad + alpha * T * (np.exp(log_PT) - Q) / n
+            loss += soft_weight * T**2 * -np.sum(Q * log_PT) / n
+            grad = grad + soft_weight * T * (np.exp(log_PT) - Q) / n
         grads = [None] * len(network.layers)
         for i in reversed(range(len(network.layers))):
             grad_in, grads[i] = network.layers[i].backward(inputs[i], grad)
@@ -192,7 +192,7 @@ class _SGD:
 # ----------------------------------------------------------------------------
 
 def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam", learning_rate=1e-3,
-          momentum=0.9, l2=0.0, teacher_logits=None, temperature=1.0, alpha=0.0,
+          momentum=0.9, l2=0.0, teacher_logits=None, temperature=1.0, soft_weight=0.0,
           weight_transform: Optional[WeightTransform] = None,
           gradient_transform: Optional[GradientTransform] = None,
           after_step: Optional[AfterStep] = None,
@@ -208,7 +208,7 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
     optimizer : "adam" or "sgd" (with ``momentum``).
     l2 : L2 penalty on the weights (not the biases).
     teacher_logits : (n_samples, n_classes) teacher logits aligned with X, for
-        distillation with ``temperature`` T and soft-loss weight ``alpha``.
+        distillation with ``temperature`` T and soft-loss weight ``soft_weight`` (w above).
     weight_transform, gradient_transform, after_step : the hooks (module doc).
     X_test, y_test : optional held-out data for the per-epoch test accuracy.
     random_state : seed of the batch order; the run is deterministic.
@@ -226,11 +226,11 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
     check_choice("optimizer", optimizer, OPTIMIZERS)
     learning_rate = check_float("learning_rate", learning_rate, low=0, low_open=True)
     l2 = check_float("l2", l2, low=0)
-    alpha = check_float("alpha", alpha, low=0, high=1)
+    soft_weight = check_float("soft_weight", soft_weight, low=0, high=1)
     temperature = check_float("temperature", temperature, low=0, low_open=True)
-    if alpha > 0:
+    if soft_weight > 0:
         if teacher_logits is None:
-            raise ValueError("alpha > 0 weights the soft-target loss, so teacher_logits are needed; got None")
+            raise ValueError("soft_weight > 0 weights the soft-target loss, so teacher_logits are needed; got None")
         teacher_logits = check_array_2d("teacher_logits", teacher_logits,
                                         n_features=network.layers[-1].n_outputs)
         if teacher_logits.shape[0] != X.shape[0]:
@@ -248,9 +248,9 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
         total = 0.0
         for first in range(0, X.shape[0], batch_size):
             batch = order[first:first + batch_size]
-            soft = teacher_logits[batch] if alpha > 0 else None
+            soft = teacher_logits[batch] if soft_weight > 0 else None
             loss, grads = loss_and_gradients(network, X[batch], Y[batch], teacher_logits=soft,
-                                             temperature=temperature, alpha=alpha, l2=l2,
+                                             temperature=temperature, soft_weight=soft_weight, l2=l2,
                                              weight_transform=weight_transform)
             total += loss * len(batch)
             opt.t += 1

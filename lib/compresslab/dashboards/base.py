@@ -133,7 +133,7 @@ class Dashboard:
     def _schedule_file_size(self, network, report, baseline):
         """Deflate the .npz file (30-75 ms for LeNet-sized layers) in a background
         thread once the controls have been still for ``FILE_SIZE_DELAY`` seconds,
-        then fill in ``report.bytes`` and redraw the readout."""
+        then fill in ``report.file_bytes`` and redraw the readout."""
         from ..metrics import with_file_bytes
 
         job = self.file_size_job = Future()
@@ -143,7 +143,7 @@ class Dashboard:
                 with_file_bytes(report, network, baseline)
                 if job is self.file_size_job:
                     self._show_readout()
-                job.set_result(report.bytes)
+                job.set_result(report.file_bytes)
 
         self._file_size_timer = threading.Timer(FILE_SIZE_DELAY, run)
         self._file_size_timer.daemon = True

@@ -78,15 +78,15 @@ class LowRankDashboard(Dashboard):
                 slider = self.controls[f"rank{i}"]
                 slider.max = svd.full_rank
                 slider.value = min(ranks[i], svd.full_rank) if ranks else svd.rank_for_energy(0.9)
-        energy = [evaluate(factorize(net, energy=e).network, ds, net, measure=False, file_bytes=False)
+        energy = [evaluate(factorize(net, energy=e).network, ds, net, measure=False, count_file_bytes=False)
                   for e in SWEEP_ENERGIES]
         budgets = np.geomspace(*self.budget_range, 14).astype(int)
         global_ = [evaluate(factorize(net, ranks=allocate_ranks(net, b)).network, ds, net, measure=False,
-                            file_bytes=False) for b in budgets]
+                            count_file_bytes=False) for b in budgets]
         measured = []
         for e in SWEEP_ENERGIES[::2]:
             low = factorize(net, energy=e).network
-            measured.append((evaluate(low, ds, net, measure=False, file_bytes=False).alpha,
+            measured.append((evaluate(low, ds, net, measure=False, count_file_bytes=False).alpha,
                              self.baseline_seconds / time_forward(low, ds.X_test, repeats=3)))
         self.sweep_energy, self.sweep_global = energy, global_
         order = np.argsort([r.alpha for r in energy])
@@ -128,7 +128,7 @@ class LowRankDashboard(Dashboard):
         self.network = result.network
         self._stop_file_size()            # a deflate running beside the timing would slow it
         self.report = evaluate(result.network, self.dataset, self.baseline, repeats=3,
-                               baseline_seconds=self.baseline_seconds, file_bytes=False)
+                               baseline_seconds=self.baseline_seconds, count_file_bytes=False)
         r = self.report
         self.plot.update(alpha=r.alpha, accuracy=r.accuracy, speedup_flops=r.speedup_theoretical,
                          speedup_measured=r.speedup_measured, ranks=result.ranks)
@@ -154,8 +154,8 @@ class LowRankDashboard(Dashboard):
         rows = [
             ("ranks (layer 1, 2, 3)", ranks),
             ("parameters", f"{r.params:,} of {self.baseline.n_params:,}"),
-            ("size (values)", fmt_bytes(r.bits / 8)),
-            ("size (.npz file)", "deflating..." if r.bytes is None else fmt_bytes(r.bytes)),
+            ("size (values)", fmt_bytes(r.storage_bits / 8)),
+            ("size (.npz file)", "deflating..." if r.file_bytes is None else fmt_bytes(r.file_bytes)),
             ("alpha bits / params / file", f"{r.alpha:.2f} / {r.alpha_params:.2f} / "
                                            + ("..." if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("beta (bits)", f"{r.beta:.2f}"),

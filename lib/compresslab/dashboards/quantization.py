@@ -97,14 +97,14 @@ class QuantizationDashboard(Dashboard):
             points = []
             for bits in bit_list:
                 q = self.network_for(scheme, bits, **CURVE_OPTIONS)
-                r = evaluate(q, ds, net, measure=False, file_bytes=False)
+                r = evaluate(q, ds, net, measure=False, count_file_bytes=False)
                 points.append((r.alpha, r.accuracy))
                 if bits in (1, 2, 4, 8) and scheme in ("symmetric", "binary"):
                     measured[0].append(r.alpha)
                     measured[1].append(self.baseline_seconds / time_forward(q, ds.X_test, repeats=3))
             curves[scheme] = tuple(zip(*points))
         floats = [self.network_for(f, b) for f, b in (("float32", 32), ("float16", 16))]
-        float_reports = [evaluate(q, ds, net, measure=False, file_bytes=False) for q in floats]
+        float_reports = [evaluate(q, ds, net, measure=False, count_file_bytes=False) for q in floats]
         curves["float"] = ([1.0] + [r.alpha for r in float_reports],
                            [self.baseline_accuracy] + [r.accuracy for r in float_reports])
         self.plot.set_static(curves=curves, reference_accuracy=self.baseline_accuracy, measured_points=measured)
@@ -166,7 +166,7 @@ class QuantizationDashboard(Dashboard):
         self.network = q = self.network_for(**setting)
         self._stop_file_size()
         self.report = evaluate(q, self.dataset, self.baseline, repeats=2,
-                               baseline_seconds=self.baseline_seconds, file_bytes=False)
+                               baseline_seconds=self.baseline_seconds, count_file_bytes=False)
         shown = q.layers[self.controls["layer"].value]
         shown = getattr(shown, "inner", shown)                   # behind an activation quantizer
         levels = shown.levels(self._widest_neuron(shown)) if hasattr(shown, "levels") else None
@@ -209,8 +209,8 @@ class QuantizationDashboard(Dashboard):
              + ("" if setting["scheme"] in ("kmeans", "binary", "float32", "float64", "float16")
                 else f", per {setting['granularity']}, {setting['range_method']}")),
             ("activations", f"{activations} bit" if activations != "float" else "float"),
-            ("size (bits / 8)", fmt_bytes(r.bits / 8)),
-            ("size (.npz file)", "deflating..." if r.bytes is None else fmt_bytes(r.bytes)),
+            ("size (bits / 8)", fmt_bytes(r.storage_bits / 8)),
+            ("size (.npz file)", "deflating..." if r.file_bytes is None else fmt_bytes(r.file_bytes)),
             ("alpha bits / file", f"{r.alpha:.2f} / " + ("..." if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("beta (bits)", f"{r.beta:.2f}"),
             ("delta FLOPs / bytes moved", f"{r.speedup_theoretical:.2f} / {r.alpha:.2f}"),
