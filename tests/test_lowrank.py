@@ -125,8 +125,21 @@ def test_energy_ranks_keep_one_energy_everywhere(mnist_net):
     assert factorize(mnist_net, energy=e).requested == ranks
 
 
-def test_svds_are_cached(mnist_net):
-    assert layer_svds(mnist_net) is layer_svds(mnist_net)
+def test_svds_are_cached_by_content(mnist_net):
+    first, second = layer_svds(mnist_net), layer_svds(mnist_net.copy())
+    assert all(a is b for a, b in zip(first, second))         # same numbers, same SVD objects
+
+
+def test_training_in_place_then_factorizing_uses_the_trained_weights(digits_net, digits):
+    net = digits_net.copy()
+    layer_svds(net)                                            # cache the SVD of the weights before training
+    train(net, digits.X_train, digits.y_train, epochs=2, learning_rate=1e-2, progress=False)
+    full = factorize(net, ranks=[svd.full_rank for svd in layer_svds(net)])
+    trained = [layer.to_dense().weight for layer in net.layers]
+    for layer, W in zip(full.network.layers, trained):       # full rank rebuilds the trained weights
+        np.testing.assert_allclose(layer.to_dense().weight, W, atol=1e-10)
+    svd0 = layer_svds(net)[0]
+    np.testing.assert_allclose((svd0.U * svd0.s) @ svd0.Vt, trained[0], atol=1e-10)
 
 
 def test_fine_tuning_recovers_accuracy(mnist_net, mnist5k):

@@ -65,7 +65,9 @@ def test_dense_protocol_numbers(rng):
     assert layer.flops(10) == 2 * 10 * 5 * 3 + 10 * 3
     X = rng.normal(size=(4, 5))
     np.testing.assert_allclose(layer.forward(X), X @ W + b)
-    assert layer.to_dense() is layer
+    copy = layer.to_dense()                       # an independent copy, never the layer itself
+    assert copy is not layer and not np.shares_memory(copy.weight, layer.weight)
+    np.testing.assert_array_equal(copy.weight, W)
 
 
 def test_network_sizes_are_sums_over_layers(digits_net):

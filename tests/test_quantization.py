@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from compresslab.network import Dense, Network
-from compresslab.quantization import (BIT_RANGES, QuantizedDense, QuantizedInput, activation_ranges,
+from compresslab.quantization import (BIT_RANGES, QuantizedArray, QuantizedInput, activation_ranges,
                                       gradient_quantizer, pack_codes, quantization_aware_training, quantize,
-                                      quantize_binary, quantize_kmeans, quantize_layer,
+                                      quantize_binary, quantize_array, quantize_kmeans, quantize_layer,
                                       unpack_codes, weight_quantizer)
 from compresslab.training import loss_and_gradients, target_matrix, train
 
@@ -26,8 +26,8 @@ def test_codes_round_trip_through_packing(bits):
 @pytest.mark.parametrize("scheme", ["symmetric", "affine"])
 @pytest.mark.parametrize("granularity", ["tensor", "neuron"])
 def test_uniform_error_is_within_half_a_step(W, bits, scheme, granularity):
-    layer = quantize_layer(Dense(W, np.zeros(12)), scheme, bits, granularity=granularity)
-    error = np.abs(layer.dequantized_weight() - W)
+    layer = quantize_array(W, scheme, bits, granularity=granularity)
+    error = np.abs(layer.decode() - W)
     scale = layer.scale.astype(np.float64) if granularity == "neuron" else float(layer.scale[0])
     assert np.all(error <= scale / 2 + 1e-9)
     assert layer.codes.max() < 2**bits
@@ -36,22 +36,22 @@ def test_uniform_error_is_within_half_a_step(W, bits, scheme, granularity):
 @pytest.mark.parametrize("scheme, bits, n_levels", [("symmetric", 2, 3), ("symmetric", 4, 15), ("affine", 3, 8),
                                                     ("binary", 1, 2), ("ternary", 2, 3)])
 def test_levels_are_the_values_the_weights_take(W, scheme, bits, n_levels):
-    layer = quantize_layer(Dense(W, np.zeros(12)), scheme, bits, granularity="neuron")
-    levels = layer.levels(neuron=5)
+    layer = quantize_array(W, scheme, bits, granularity="neuron")
+    levels = layer.levels(5)
     assert len(levels) == n_levels
-    used = np.unique(layer.dequantized_weight()[:, 5])
+    used = np.unique(layer.decode()[:, 5])
     assert np.all(np.min(np.abs(used[:, None] - levels[None, :]), axis=1) < 1e-6)
 
 
 def test_per_neuron_scales_beat_per_tensor_on_uneven_columns(W):
-    errors = {g: np.sum((quantize_layer(Dense(W, np.zeros(12)), "symmetric", 4, granularity=g)
-                         .dequantized_weight() - W) ** 2) for g in ("tensor", "neuron")}
+    errors = {g: np.sum((quantize_array(W, "symmetric", 4, granularity=g)
+                         .decode() - W) ** 2) for g in ("tensor", "neuron")}
     assert errors["neuron"] < errors["tensor"]
 
 
 def test_affine_uses_the_whole_range_of_a_lopsided_distribution():
     W = np.random.default_rng(1).uniform(0.5, 1.0, size=(50, 4))         # all positive
-    err = {s: np.abs(quantize_layer(Dense(W, np.zeros(4)), s, 4).dequantized_weight() - W).max()
+    err = {s: np.abs(quantize_array(W, s, 4).decode() - W).max()
            for s in ("symmetric", "affine")}
     assert err["affine"] < err["symmetric"]
 
@@ -61,24 +61,24 @@ def test_mse_clipping_beats_minmax_at_low_bits(bits):
     rng = np.random.default_rng(2)
     W = rng.normal(size=(200, 20))
     W[rng.random(W.shape) < 0.005] *= 8                                   # a few outliers, as in trained layers
-    err = {r: np.sum((quantize_layer(Dense(W, np.zeros(20)), "symmetric", bits, range_method=r)
-                      .dequantized_weight() - W) ** 2) for r in ("minmax", "mse")}
+    err = {r: np.sum((quantize_array(W, "symmetric", bits, range_method=r)
+                      .decode() - W) ** 2) for r in ("minmax", "mse")}
     assert err["mse"] < 0.8 * err["minmax"]
 
 
 @pytest.mark.parametrize("bits", [2, 4, 8])
 @pytest.mark.parametrize("granularity", ["tensor", "neuron"])
 def test_mse_range_is_never_worse_than_minmax(W, bits, granularity):
-    err = {r: np.sum((quantize_layer(Dense(W, np.zeros(12)), "affine", bits, granularity=granularity,
-                                     range_method=r).dequantized_weight() - W) ** 2) for r in ("minmax", "mse")}
+    err = {r: np.sum((quantize_array(W, "affine", bits, granularity=granularity,
+                                     range_method=r).decode() - W) ** 2) for r in ("minmax", "mse")}
     assert err["mse"] <= err["minmax"] * (1 + 1e-12)
 
 
 def test_16_bit_reproduces_the_weights(W):
     for scheme in ("symmetric", "affine"):
-        np.testing.assert_allclose(quantize_layer(Dense(W, np.zeros(12)), scheme, 16).dequantized_weight(), W,
+        np.testing.assert_allclose(quantize_array(W, scheme, 16).decode(), W,
                                    atol=np.abs(W).max() * 2e-4)
-    np.testing.assert_allclose(quantize_layer(Dense(W, np.zeros(12)), "float16", 16).dequantized_weight(), W,
+    np.testing.assert_allclose(quantize_array(W, "float16", 16).decode(), W,
                                rtol=1e-3)
 
 
@@ -96,20 +96,20 @@ def test_kmeans_assigns_each_weight_to_its_nearest_centroid(W):
     np.testing.assert_array_equal(codebook[codes], codebook[nearest])
 
 
-def test_binarization_keeps_sign_and_the_optimal_alpha(W):
-    layer = quantize_layer(Dense(W, np.zeros(12)), "binary", 1)
-    Wb = layer.dequantized_weight()
+def test_binarization_keeps_sign_and_the_optimal_scale(W):
+    layer = quantize_array(W, "binary", 1)
+    Wb = layer.decode()
     assert np.all(np.sign(Wb) == np.where(W >= 0, 1, -1))
-    _, alpha = quantize_binary(W)
-    np.testing.assert_allclose(np.abs(Wb).max(axis=0), alpha, rtol=1e-6)
-    # alpha minimises ||W - a sign(W)||^2 over a, per neuron: nudging it only makes it worse
+    _, scale = quantize_binary(W)
+    np.testing.assert_allclose(np.abs(Wb).max(axis=0), scale, rtol=1e-6)
+    # the scale minimises ||W - a sign(W)||^2 over a, per neuron: nudging it only makes it worse
     for factor in (0.9, 1.1):
         worse = np.sum((W - factor * Wb) ** 2, axis=0)
         assert np.all(worse > np.sum((W - Wb) ** 2, axis=0))
 
 
 def test_ternary_has_three_levels_per_neuron(W):
-    Wt = quantize_layer(Dense(W, np.zeros(12)), "ternary", 2).dequantized_weight()
+    Wt = quantize_array(W, "ternary", 2).decode()
     for column in Wt.T:
         assert len(np.unique(column)) <= 3 and 0.0 in column
 
@@ -160,7 +160,8 @@ def test_qat_lowers_the_loss_through_the_hooks(mnist_net, mnist5k):
     assert history.loss[-1] < history.loss[0]
     ptq = quantize(mnist_net, "symmetric", 2).score(mnist5k.X_test, mnist5k.y_test)
     assert q.score(mnist5k.X_test, mnist5k.y_test) > ptq + 0.2
-    assert all(isinstance(layer, QuantizedDense) and layer.bits == 2 for layer in q.layers)
+    assert all(isinstance(layer.encoded["weight"], QuantizedArray) and layer.encoded["weight"].bits == 2
+               for layer in q.layers)
     assert mnist_net.layers[0].to_dense().weight.dtype == np.float64      # the original is untouched
 
 
@@ -169,7 +170,7 @@ def test_qat_lowers_the_loss_through_the_hooks(mnist_net, mnist5k):
 def test_weight_quantizer_matches_post_training_quantization(W, scheme, bits):
     net = Network([Dense(W, np.zeros(12))])
     fake = weight_quantizer(net, scheme, bits)(0, "weight", W)
-    np.testing.assert_allclose(fake, quantize_layer(net.layers[0], scheme, bits).dequantized_weight(), rtol=1e-6,
+    np.testing.assert_allclose(fake, quantize_layer(net.layers[0], scheme, bits).weight, rtol=1e-6,
                                atol=1e-7)
     assert weight_quantizer(net, scheme, bits)(0, "bias", np.ones(12)) is not None
 
@@ -214,8 +215,8 @@ def test_quantized_forward_is_a_float_matmul_of_the_dequantized_weights(mnist_ne
     q = quantize(mnist_net, "symmetric", 8)
     X = mnist5k.X_test[:20]
     layer = q.layers[0]
-    np.testing.assert_allclose(layer.forward(X), X @ layer.dequantized_weight() + layer.bias_stored, rtol=1e-6)
-    assert layer.dequantized_weight().dtype == np.float64
+    np.testing.assert_allclose(layer.forward(X), X @ layer.weight + layer.bias, rtol=1e-6)
+    assert layer.weight.dtype == np.float64 and layer.encoded["weight"].codes.dtype == np.uint8
     result = speedup(mnist_net, q, mnist5k.X_test, repeats=3)
     assert result.theoretical == 1.0 and result.measured > 0          # the same float FLOPs
 
@@ -239,3 +240,48 @@ def test_bad_quantization_arguments(W):
     with pytest.raises(TypeError, match="Network"):
         quantize(dense)
     assert set(BIT_RANGES) >= {"symmetric", "affine", "kmeans", "binary"}
+
+
+# --- structure x encoding: quantizing a low-rank network keeps its factors -----------------------
+
+def test_quantizing_a_low_rank_network_keeps_the_factors(digits_net, digits):
+    from compresslab.lowrank import LowRank, factorize
+
+    low = factorize(digits_net, ranks=[8, 8, 5]).network
+    q = quantize(low, "symmetric", 8, granularity="neuron")
+    assert all(isinstance(layer, LowRank) for layer in q.layers)
+    # hand count: every factor value at 8 bits, one float32 scale per factor column, float32 biases
+    expected = 0
+    for layer in low.layers:
+        (m, k), (_, n) = layer.shapes[0], layer.shapes[1]
+        expected += (m * k + k * n) * 8 + (k + n) * 32 + n * 32
+    assert q.storage_bits() == expected
+    assert q.storage_bits() < quantize(digits_net, "symmetric", 8).storage_bits() / 2
+    # its predictions are those of the network rebuilt from the decoded factors
+    rebuilt = low.replace_layers([LowRank(l.value("left").copy(), l.value("right").copy(), l.value("bias").copy())
+                                  for l in q.layers])
+    np.testing.assert_allclose(q.predict_proba(digits.X_test), rebuilt.predict_proba(digits.X_test), rtol=1e-12)
+    np.testing.assert_array_equal(q.predict(digits.X_test), rebuilt.predict(digits.X_test))
+
+
+def test_tensor_granularity_low_rank_hand_count(digits_net):
+    from compresslab.lowrank import factorize
+
+    low = factorize(digits_net, ranks=[8, 8, 5]).network
+    q = quantize(low, "symmetric", 8)                 # one scale per factor
+    sizes = [(64, 8, 64), (64, 8, 32), (32, 5, 10)]
+    assert q.storage_bits() == sum((m * k + k * n) * 8 + 2 * 32 + n * 32 for m, k, n in sizes) == 19_600
+
+
+def test_qat_keeps_a_low_rank_structure(digits_net, digits):
+    from compresslab.lowrank import LowRank, factorize
+
+    low = factorize(digits_net, ranks=[8, 8, 5]).network
+    q, history = quantization_aware_training(low, digits.X_train, digits.y_train, "symmetric", 4,
+                                             epochs=2, progress=False)
+    assert all(isinstance(layer, LowRank) for layer in q.layers)
+    for layer in q.layers:                            # the factors sit on their 4-bit grids
+        for name in ("left", "right"):
+            encoded = layer.encoded[name]
+            assert encoded.bits == 4 and encoded.codes.max() < 16
+    assert history.loss[-1] < history.loss[0]

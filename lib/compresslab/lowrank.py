@@ -27,17 +27,19 @@ References: Xue, Li & Gong 2013 (SVD restructuring of DNNs); Denton et al.
 """
 from __future__ import annotations
 
-import weakref
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._validation import check_float, check_int
-from .network import Dense, Network, float_dtype, register_layer
+from .encoding import Encoded
+from .network import Dense, Network, StoredLayer, register_layer
 
 
 @register_layer
-class LowRank:
+class LowRank(StoredLayer):
     """A rank-k layer ``(X @ left) @ right + bias``.
 
     ``left`` = U_k S_k, shape (m, k); ``right`` = V_k^T, shape (k, n).
@@ -45,73 +47,54 @@ class LowRank:
     layer is then "project onto k directions, scaled by their importance,
     then map to the outputs", and the factor a student reads as the
     compressed basis (V_k^T) stays the SVD's own.
+    Any of the three arrays may be encoded (quantized factors stay factors).
     Parameters: k (m + n) + n (the bias). FLOPs: 2 N k (m + n) + N n.
     """
 
     kind = "lowrank"
+    array_names = ("left", "right", "bias")
 
-    def __init__(self, left, right, bias):
-        left, right, bias = np.asarray(left), np.asarray(right), np.asarray(bias)
-        if left.ndim != 2 or right.ndim != 2 or left.shape[1] != right.shape[0]:
-            raise ValueError(f"left (m, k) and right (k, n) must share k; got {left.shape} and {right.shape}")
-        if bias.shape != (right.shape[1],):
-            raise ValueError(f"bias must have shape ({right.shape[1]},); got {bias.shape}")
-        dtype = float_dtype(left.dtype) if left.dtype.kind == "f" else np.dtype("float64")
-        self.params = {"left": left.astype(dtype, copy=False), "right": right.astype(dtype, copy=False),
-                       "bias": bias.astype(dtype, copy=False)}
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.params["left"].dtype
+    def __init__(self, left, right, bias, *, compute_dtype=None):
+        shapes = [a.shape if isinstance(a, Encoded) else np.shape(a) for a in (left, right, bias)]
+        if len(shapes[0]) != 2 or len(shapes[1]) != 2 or shapes[0][1] != shapes[1][0]:
+            raise ValueError(f"left (m, k) and right (k, n) must share k; got {tuple(shapes[0])} and {tuple(shapes[1])}")
+        if tuple(shapes[2]) != (shapes[1][1],):
+            raise ValueError(f"bias must have shape ({shapes[1][1]},); got {tuple(shapes[2])}")
+        self.shapes = tuple(tuple(s) for s in shapes)
+        super().__init__(compute_dtype=compute_dtype, left=left, right=right, bias=bias)
 
     @property
     def rank(self) -> int:
-        return self.params["left"].shape[1]
+        return self.shapes[0][1]
 
     @property
     def n_inputs(self) -> int:
-        return self.params["left"].shape[0]
+        return self.shapes[0][0]
 
     @property
     def n_outputs(self) -> int:
-        return self.params["right"].shape[1]
-
-    @property
-    def n_params(self) -> int:
-        return sum(a.size for a in self.params.values())
-
-    def storage_bits(self) -> int:
-        return sum(a.size * a.dtype.itemsize * 8 for a in self.params.values())
-
-    def arrays(self):
-        return dict(self.params)
-
-    @classmethod
-    def from_arrays(cls, arrays):
-        return cls(arrays["left"], arrays["right"], arrays["bias"])
+        return self.shapes[1][1]
 
     def flops(self, n_samples: int) -> int:
         k, m, n = self.rank, self.n_inputs, self.n_outputs
         return 2 * n_samples * k * (m + n) + n_samples * n
 
     def forward(self, X):
-        hidden = X @ self.params["left"]              # (n_samples, k)
-        out = hidden @ self.params["right"]           # (n_samples, n)
-        out += self.params["bias"]
+        hidden = X @ self.value("left")               # (n_samples, k)
+        out = hidden @ self.value("right")            # (n_samples, n)
+        out += self.value("bias")
         return out
 
     def backward(self, X, grad_out):
-        hidden = X @ self.params["left"]                        # (n_samples, k)
-        grad_hidden = grad_out @ self.params["right"].T         # (n_samples, k)
-        grads = {"left": X.T @ grad_hidden, "right": hidden.T @ grad_out, "bias": grad_out.sum(axis=0)}
-        return grad_hidden @ self.params["left"].T, grads
+        left, right = self.value("left"), self.value("right")
+        hidden = X @ left                                       # (n_samples, k)
+        grad_hidden = grad_out @ right.T                        # (n_samples, k)
+        grads = self._grads(left=lambda: X.T @ grad_hidden, right=lambda: hidden.T @ grad_out,
+                            bias=lambda: grad_out.sum(axis=0))
+        return grad_hidden @ left.T, grads
 
     def to_dense(self) -> Dense:
-        return Dense(self.params["left"] @ self.params["right"], self.params["bias"])
-
-    def astype(self, dtype) -> "LowRank":
-        dtype = float_dtype(dtype)
-        return LowRank(*(self.params[k].astype(dtype) for k in ("left", "right", "bias")))
+        return Dense(self.value("left") @ self.value("right"), np.array(self.value("bias")))
 
     def __repr__(self):
         return f"LowRank({self.n_inputs} -> {self.n_outputs}, rank {self.rank})"
@@ -174,24 +157,40 @@ class Factorization:
     notes: list = field(default_factory=list)
 
 
-_SVD_CACHE: "weakref.WeakKeyDictionary[Network, list[LayerSVD]]" = weakref.WeakKeyDictionary()
+_SVD_CACHE: "OrderedDict[str, LayerSVD]" = OrderedDict()    # content digest -> SVD
+_SVD_CACHE_SIZE = 32
+
+
+def _digest(dense: Dense) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    for array in (dense.weight, dense.bias):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
 
 
 def layer_svds(network: Network) -> list[LayerSVD]:
-    """The SVD of every layer (of its dense weight), cached per network object.
+    """The SVD of every layer (of its dense weight), cached by the weights' content.
 
     Computed once (tens of ms for LeNet-300-100); every later rank is a slice.
+    The cache key is a digest of the numbers, never the object: a network
+    trained in place after a first call gets the SVD of its new weights.
     """
     if not isinstance(network, Network):
         raise TypeError(f"network must be a compresslab Network; got {type(network).__name__}")
-    if network not in _SVD_CACHE:
-        svds = []
-        for layer in network.layers:
-            dense = layer.to_dense()
+    svds = []
+    for layer in network.layers:
+        dense = layer.to_dense()
+        key = _digest(dense)
+        if key not in _SVD_CACHE:
             U, s, Vt = np.linalg.svd(dense.weight, full_matrices=False)
-            svds.append(LayerSVD(U, s, Vt, dense.bias))
-        _SVD_CACHE[network] = svds
-    return _SVD_CACHE[network]
+            _SVD_CACHE[key] = LayerSVD(U, s, Vt, dense.bias)
+            while len(_SVD_CACHE) > _SVD_CACHE_SIZE:
+                _SVD_CACHE.popitem(last=False)
+        _SVD_CACHE.move_to_end(key)
+        svds.append(_SVD_CACHE[key])
+    return svds
 
 
 def factorize(network: Network, ranks=None, *, energy=None) -> Factorization:
@@ -226,11 +225,11 @@ def factorize(network: Network, ranks=None, *, energy=None) -> Factorization:
     for i, (k, svd, original) in enumerate(zip(requested, svds, network.layers)):
         m, n = svd.shape
         if k >= break_even_rank(m, n):
-            layers.append(original.to_dense().astype(original.to_dense().dtype))   # a copy
+            layers.append(original.to_dense().astype(original.dtype))   # a copy
             kept.append(None)
             notes.append(f"layer {i + 1} ({m}x{n}) kept dense: rank {k} >= break-even {break_even_rank(m, n):.1f}")
         else:
-            layers.append(svd.layer(k).astype(original.to_dense().dtype))
+            layers.append(svd.layer(k).astype(original.dtype))
             kept.append(k)
     return Factorization(network.replace_layers(layers), kept, requested, notes)
 

@@ -10,40 +10,43 @@ where g is relu / tanh / logistic / identity and ``out`` is softmax
 
 The layer protocol
 ------------------
-Metrics and the training engine only ever ask a layer these questions, so a
-new layer kind (low-rank, sparse, quantized) needs no special case anywhere:
+Metrics and the training engine only ever ask a layer the questions of
+``LayerProtocol`` below, so a new layer kind needs no special case anywhere.
 
-- ``forward(X)``             the layer's output, (n_samples, n_out)
-- ``backward(X, grad_out)``  (grad wrt X, {param name: grad}) for training
-- ``params``                 dict of trainable float arrays (name -> array)
-- ``n_params``               how many numbers the layer has
-- ``storage_bits()``         bits needed to rebuild it: values, indices,
-                             codebooks, scales, biases -- everything
-- ``arrays()``               the arrays a file must hold to rebuild it
-- ``flops(n_samples)``       floating-point operations of one forward pass
-- ``to_dense()``             an equivalent ``Dense`` layer
-- ``astype(dtype)``          the same layer with its floats in ``dtype``
-- ``dtype``                  the float type it computes in
-- ``n_inputs``, ``n_outputs``, ``kind`` (its name in a saved file)
+Structure x encoding: a layer's *structure* (``Dense``: weight and bias;
+``LowRank``: two factors and a bias; a sparse layer: values and positions) is
+separate from how each of its arrays is *encoded* (see ``encoding.py``: a
+plain float64/32 array, which is trainable, or a float16 / b-bit / codebook /
+binary encoding, which is not). ``StoredLayer`` is the base every structure
+shares: it keeps the arrays, counts their bits, writes and reads them, and
+hands ``forward`` the decoded values at call time.
 
-A layer kind registers itself with ``@register_layer`` and a
-``from_arrays(arrays)`` classmethod so ``Network.load`` can rebuild it.
+A layer kind registers itself with ``@register_layer`` so ``Network.load``
+can rebuild it; ``LAYER_MODULES`` says which module defines each kind, so a
+file loads in a fresh interpreter without importing a technique first.
 """
 from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
 import io
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 from scipy.special import expit
 
 from ._validation import check_array_2d, check_choice
+from .encoding import Encoded, array_storage_bits, encoded_from_arrays
 
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 OUTPUT_ACTIVATIONS = ("softmax", "logistic")
 FLOAT_DTYPES = ("float64", "float32")
 
 LAYER_KINDS: dict[str, type] = {}
+# The module that defines each layer kind, imported on demand by ``Network.load``.
+LAYER_MODULES = {"dense": "network", "lowrank": "lowrank", "quantized_input": "quantization",
+                 "sparse": "pruning"}
 _SERIALIZED_BYTES: dict[str, int] = {}   # content digest -> file length
 
 
@@ -53,11 +56,54 @@ def register_layer(cls):
     return cls
 
 
+def layer_class(kind: str) -> type:
+    """The class of a layer kind, importing the module that defines it if needed."""
+    kind = str(kind)
+    if kind not in LAYER_KINDS and kind in LAYER_MODULES:
+        importlib.import_module(f"{__package__}.{LAYER_MODULES[kind]}")
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"layer kind must be one of {sorted(set(LAYER_KINDS) | set(LAYER_MODULES))}; "
+                         f"got {kind!r}")
+    return LAYER_KINDS[kind]
+
+
 def float_dtype(dtype) -> np.dtype:
     """``np.dtype`` of float64 or float32; anything else is a ``ValueError``."""
     name = np.dtype(dtype).name
     check_choice("dtype", name, FLOAT_DTYPES)
     return np.dtype(name)
+
+
+@runtime_checkable
+class LayerProtocol(Protocol):
+    """What every layer kind provides (checked by tests/test_conformance.py).
+
+    ``forward`` must read its arrays at call time (from ``params`` for the
+    trainable ones): the training engine swaps ``params`` entries for
+    fake-quantized values during a step and restores them after.
+    """
+
+    kind: str                       # its name in a saved file
+    params: dict                    # trainable float arrays, name -> array, updated in place
+
+    @property
+    def n_inputs(self) -> int: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def n_params(self) -> int: ...             # how many numbers it has (stored nonzeros for sparse)
+    @property
+    def dtype(self) -> np.dtype: ...           # the float type it computes in
+
+    def forward(self, X: np.ndarray) -> np.ndarray: ...                   # (n_samples, n_outputs)
+    def backward(self, X: np.ndarray, grad_out: np.ndarray) -> tuple: ... # (dL/dX, {param: dL/dparam})
+    def storage_bits(self) -> int: ...         # values + indices + codebooks + scales + biases
+    def arrays(self) -> dict: ...              # the arrays a file must hold to rebuild it
+    @classmethod
+    def from_arrays(cls, arrays: dict): ...
+    def flops(self, n_samples: int) -> int: ...     # floating-point operations of one forward pass
+    def to_dense(self): ...                    # an equivalent ``Dense`` layer, sharing no arrays
+    def astype(self, dtype): ...               # the same layer computing in ``dtype``, sharing no arrays
 
 
 # ----------------------------------------------------------------------------
@@ -96,88 +142,205 @@ def activation_derivative(name: str, Z: np.ndarray, A: np.ndarray) -> np.ndarray
 
 
 # ----------------------------------------------------------------------------
-# Dense: the uncompressed layer, X W + b
+# StoredLayer: arrays in any encoding, the base of every structure
+# ----------------------------------------------------------------------------
+
+class StoredLayer:
+    """A structure whose named arrays are each stored in some encoding.
+
+    Subclasses list their array names in ``array_names`` (constructor keyword
+    arguments of the same names) and implement ``forward``, ``backward``,
+    ``flops``, ``n_inputs``, ``n_outputs`` and ``to_dense``. They read an
+    array with ``self.value(name)`` at call time.
+
+    Plain float arrays go to ``params`` (trainable, updated in place by the
+    engine); encoded arrays (``encoding.Encoded``) to ``encoded`` (fixed: to
+    train an encoded layer, train a float copy with the quantization hook).
+    """
+
+    kind = ""
+    array_names: tuple = ()
+
+    def __init__(self, compute_dtype=None, **arrays):
+        self.params, self.encoded = {}, {}
+        for name in self.array_names:
+            array = arrays[name]
+            if isinstance(array, Encoded):
+                self.encoded[name] = array
+            else:
+                array = np.asarray(array)
+                if array.dtype.kind not in "fiub":
+                    raise TypeError(f"{name} must be a numeric array; got dtype {array.dtype}")
+                self.params[name] = array
+        if compute_dtype is not None:
+            dtype = float_dtype(compute_dtype)
+        elif self.params and all(a.dtype.kind == "f" for a in self.params.values()):
+            dtype = float_dtype(np.result_type(*self.params.values()))
+        else:
+            dtype = np.dtype("float64")
+        for name, array in self.params.items():       # one dtype for every trainable array
+            self.params[name] = array.astype(dtype, copy=False)
+        self._compute_dtype = dtype
+
+    # --- what is stored -----------------------------------------------------------
+    def value(self, name: str) -> np.ndarray:
+        """The numbers of array ``name`` as the layer computes with them, read now."""
+        if name in self.params:
+            return self.params[name]
+        return self.encoded[name].decode(self._compute_dtype)
+
+    def stored(self, name: str):
+        """Array ``name`` as stored: a float ndarray or an ``Encoded``."""
+        return self.params[name] if name in self.params else self.encoded[name]
+
+    def with_arrays(self, **replacements):
+        """The same structure with some arrays replaced (the others copied or shared if immutable)."""
+        arrays = {}
+        for name in self.array_names:
+            if name in replacements:
+                arrays[name] = replacements[name]
+            else:
+                stored = self.stored(name)
+                arrays[name] = stored if isinstance(stored, Encoded) else stored.copy()
+        return type(self)(compute_dtype=self._compute_dtype, **self._structure_kwargs(), **arrays)
+
+    def _structure_kwargs(self) -> dict:
+        """Constructor arguments that are not arrays (none for most structures)."""
+        return {}
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._compute_dtype
+
+    @property
+    def n_params(self) -> int:
+        return sum(int(np.prod(np.shape(self.stored(n)) if not isinstance(self.stored(n), Encoded)
+                               else self.stored(n).shape)) for n in self.array_names)
+
+    def storage_bits(self) -> int:
+        return sum(array_storage_bits(self.stored(name)) for name in self.array_names)
+
+    def arrays(self) -> dict:
+        out = {}
+        for name in self.array_names:
+            stored = self.stored(name)
+            if isinstance(stored, Encoded):
+                out.update({f"{name}.{k}": v for k, v in stored.arrays().items()})
+            else:
+                out[name] = stored
+        if not self.params:                         # nothing says the compute dtype otherwise
+            out["compute_dtype"] = np.array(self._compute_dtype.name)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        kwargs = {}
+        for name in cls.array_names:
+            if name in arrays:
+                kwargs[name] = np.asarray(arrays[name])
+            else:
+                prefix = f"{name}."
+                kwargs[name] = encoded_from_arrays({k[len(prefix):]: v for k, v in arrays.items()
+                                                    if k.startswith(prefix)})
+        extra = {k: arrays[k] for k in cls._extra_array_names() if k in arrays}
+        compute = str(arrays["compute_dtype"]) if "compute_dtype" in arrays else None
+        return cls(compute_dtype=compute, **cls._structure_from_arrays(extra), **kwargs)
+
+    @classmethod
+    def _extra_array_names(cls) -> tuple:
+        return ()
+
+    @classmethod
+    def _structure_from_arrays(cls, extra) -> dict:
+        return {}
+
+    def astype(self, dtype):
+        """The same layer computing in ``dtype``: plain arrays cast (copies), encodings kept."""
+        dtype = float_dtype(dtype)
+        arrays = {}
+        for name in self.array_names:
+            stored = self.stored(name)
+            arrays[name] = stored if isinstance(stored, Encoded) else stored.astype(dtype)  # a copy
+        return type(self)(compute_dtype=dtype, **self._structure_kwargs(), **arrays)
+
+    def decoded(self, dtype="float64"):
+        """The same structure with every array decoded into a plain (trainable) float array."""
+        dtype = float_dtype(dtype)
+        return type(self)(**self._structure_kwargs(),
+                          **{name: np.array(self.value(name), dtype=dtype) for name in self.array_names})
+
+    def quantizable_names(self) -> tuple:
+        """The arrays that hold numbers a quantizer may re-encode (not positions or pointers)."""
+        return self.array_names
+
+    def _grads(self, **grads):
+        """Only the trainable arrays get gradients (an encoded array is fixed)."""
+        return {name: g() for name, g in grads.items() if name in self.params}
+
+
+# ----------------------------------------------------------------------------
+# Dense: the uncompressed structure, X W + b
 # ----------------------------------------------------------------------------
 
 @register_layer
-class Dense:
+class Dense(StoredLayer):
     """A fully connected layer ``X @ W + b``.
 
     ``weight`` has shape (n_inputs, n_outputs), as in scikit-learn's
-    ``coefs_``; ``bias`` has shape (n_outputs,).
-    Storage: (m n + n) values at the dtype's width (64 bits for float64).
+    ``coefs_``; ``bias`` has shape (n_outputs,). Either may be encoded.
+    Storage: (m n + n) values at their encoding's width (64 bits for float64).
     FLOPs of a forward pass on N samples: 2 N m n (multiply-adds) + N n (bias).
     """
 
     kind = "dense"
+    array_names = ("weight", "bias")
 
-    def __init__(self, weight, bias):
-        weight = np.asarray(weight)
-        bias = np.asarray(bias)
-        if weight.ndim != 2:
-            raise ValueError(f"weight must be 2-D (n_inputs, n_outputs); got shape {weight.shape}")
-        if bias.shape != (weight.shape[1],):
-            raise ValueError(f"bias must have shape ({weight.shape[1]},) to match weight; got {bias.shape}")
-        dtype = float_dtype(weight.dtype) if weight.dtype.kind == "f" else np.dtype("float64")
-        self.params = {"weight": weight.astype(dtype, copy=False), "bias": bias.astype(dtype, copy=False)}
+    def __init__(self, weight, bias, *, compute_dtype=None):
+        shape = weight.shape if isinstance(weight, Encoded) else np.shape(weight)
+        bias_shape = bias.shape if isinstance(bias, Encoded) else np.shape(bias)
+        if len(shape) != 2:
+            raise ValueError(f"weight must be 2-D (n_inputs, n_outputs); got shape {tuple(shape)}")
+        if tuple(bias_shape) != (shape[1],):
+            raise ValueError(f"bias must have shape ({shape[1]},) to match weight; got {tuple(bias_shape)}")
+        self.shape = tuple(shape)
+        super().__init__(compute_dtype=compute_dtype, weight=weight, bias=bias)
 
-    # --- shapes and sizes ---------------------------------------------------
     @property
     def weight(self) -> np.ndarray:
-        return self.params["weight"]
+        return self.value("weight")
 
     @property
     def bias(self) -> np.ndarray:
-        return self.params["bias"]
+        return self.value("bias")
 
     @property
     def n_inputs(self) -> int:
-        return self.weight.shape[0]
+        return self.shape[0]
 
     @property
     def n_outputs(self) -> int:
-        return self.weight.shape[1]
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.weight.dtype
-
-    @property
-    def n_params(self) -> int:
-        return self.weight.size + self.bias.size
-
-    def storage_bits(self) -> int:
-        return self.n_params * self.dtype.itemsize * 8
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return dict(self.params)
-
-    @classmethod
-    def from_arrays(cls, arrays):
-        return cls(arrays["weight"], arrays["bias"])
+        return self.shape[1]
 
     def flops(self, n_samples: int) -> int:
         return 2 * n_samples * self.n_inputs * self.n_outputs + n_samples * self.n_outputs
 
-    # --- computation --------------------------------------------------------
     def forward(self, X: np.ndarray) -> np.ndarray:
-        out = X @ self.weight          # (n_samples, n_outputs)
-        out += self.bias
+        out = X @ self.value("weight")          # (n_samples, n_outputs)
+        out += self.value("bias")
         return out
 
     def backward(self, X: np.ndarray, grad_out: np.ndarray):
-        grads = {"weight": X.T @ grad_out, "bias": grad_out.sum(axis=0)}
-        return grad_out @ self.weight.T, grads
+        grads = self._grads(weight=lambda: X.T @ grad_out, bias=lambda: grad_out.sum(axis=0))
+        return grad_out @ self.value("weight").T, grads
 
     def to_dense(self) -> "Dense":
-        return self
-
-    def astype(self, dtype) -> "Dense":
-        dtype = float_dtype(dtype)
-        return Dense(self.weight.astype(dtype), self.bias.astype(dtype))
+        """A plain float copy (decoded if encoded): shares no arrays with this layer."""
+        return Dense(np.array(self.weight), np.array(self.bias))
 
     def __repr__(self):
-        return f"Dense({self.n_inputs} -> {self.n_outputs}, {self.dtype.name})"
+        encodings = {n: (self.encoded[n].encoding if n in self.encoded else self.params[n].dtype.name)
+                     for n in self.array_names}
+        return f"Dense({self.n_inputs} -> {self.n_outputs}, weight {encodings['weight']}, bias {encodings['bias']})"
 
 
 # ----------------------------------------------------------------------------
@@ -318,6 +481,7 @@ class Network:
         return self.replace_layers([layer.astype(dtype) for layer in self.layers])
 
     def to_dense(self) -> "Network":
+        """Every layer as a plain float ``Dense`` layer: a new network sharing no arrays."""
         return self.replace_layers([layer.to_dense() for layer in self.layers])
 
     def to_sklearn(self):
@@ -382,11 +546,9 @@ class Network:
         with np.load(file, allow_pickle=False) as f:
             layers = []
             for i, kind in enumerate(f["kinds"]):
-                if str(kind) not in LAYER_KINDS:
-                    raise ValueError(f"layer kind must be one of {sorted(LAYER_KINDS)}; got {str(kind)!r}")
                 prefix = f"layer{i}."
                 arrays = {k[len(prefix):]: f[k] for k in f.files if k.startswith(prefix)}
-                layers.append(LAYER_KINDS[str(kind)].from_arrays(arrays))
+                layers.append(layer_class(kind).from_arrays(arrays))
             return cls(layers, activation=str(f["activation"]), out_activation=str(f["out_activation"]),
                        classes=f["classes"], multilabel=bool(f["multilabel"]))
 

@@ -16,35 +16,38 @@ Schemes (``SCHEMES``), for a weight matrix W (n_inputs, n_outputs):
 - ``kmeans`` (b = 1..8): weight sharing, a codebook of 2^b centroids found by
   k-means with linear initialisation (Han et al. 2016, Deep Compression); each
   weight stores the b-bit index of its centroid.
-- ``binary`` (1 bit): W ~ alpha sign(W), alpha = mean |W| per output neuron, the
-  scale that minimises ||W - alpha sign(W)||^2 (XNOR-Net, Rastegari et al. 2016).
-- ``ternary`` (2 bits): W ~ alpha t, t in {-1, 0, 1} with threshold
-  0.7 mean |W| and alpha the mean |W| above it (Li & Liu 2016, a bonus).
+- ``binary`` (1 bit): W ~ s sign(W), scale s = mean |W| per output neuron, the
+  scale that minimises ||W - s sign(W)||^2 (XNOR-Net, Rastegari et al. 2016).
+- ``ternary`` (2 bits): W ~ s t, t in {-1, 0, 1} with threshold
+  0.7 mean |W| and s the mean |W| above it (Li & Liu 2016, a bonus).
 
 Granularity: one scale for the whole matrix (``"tensor"``) or one per output
 neuron, i.e. per column (``"neuron"``). Range: ``"minmax"`` uses the extreme
 values; ``"mse"`` searches the clipping range that minimises the squared error
 (at 2-3 bits min-max wastes levels on rare outliers and collapses).
 
-A ``QuantizedDense`` layer stores the codes packed at b bits, its scales,
-zero points or codebook, and a float32 bias; ``storage_bits`` counts all of
-it. NumPy has no low-bit matrix product, so its forward pass dequantizes and
-multiplies in float: measured speedup <= 1, said openly. The theoretical
-speedup of memory-bound inference is the ratio of bytes moved.
+Quantization re-encodes arrays and keeps the structure (``encoding.py``):
+``quantize`` turns every weight-like array of every layer (a dense weight,
+the two factors of a low-rank layer, the values of a sparse layer) into a
+``QuantizedArray`` (b-bit codes + scales, zero points or codebook) and every
+bias into float32; ``storage_bits`` counts all of it. NumPy has no low-bit
+matrix product, so the forward pass decodes and multiplies in float:
+measured speedup <= 1, said openly. The theoretical speedup of memory-bound
+inference is the ratio of bytes moved.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._validation import check_array_2d, check_choice, check_int
-from .network import Dense, Network, float_dtype, register_layer
+from .encoding import SCALE_BITS, FloatArray, QuantizedArray, pack_codes, unpack_codes  # noqa: F401
+from .network import Network, StoredLayer, register_layer
 
 SCHEMES = ("symmetric", "affine", "kmeans", "binary", "ternary", "float16", "float32")
 GRANULARITIES = ("tensor", "neuron")
 RANGE_METHODS = ("minmax", "mse")
 BIT_RANGES = {"symmetric": (2, 16), "affine": (2, 16), "kmeans": (1, 8), "binary": (1, 1),
               "ternary": (2, 2), "float16": (16, 16), "float32": (32, 32)}
-SCALE_BITS = 32          # scales, zero points, codebook entries and biases are stored as 32-bit numbers
 KMEANS_SAMPLE = 20_000   # k-means is fitted on at most this many weights, then every weight is assigned
 
 
@@ -52,30 +55,6 @@ def check_bits(scheme: str, bits) -> int:
     check_choice("scheme", scheme, SCHEMES)
     low, high = BIT_RANGES[scheme]
     return check_int(f"bits for {scheme}", bits, low=low, high=high)
-
-
-# ----------------------------------------------------------------------------
-# Packing b-bit codes into bytes
-# ----------------------------------------------------------------------------
-
-def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
-    """Pack non-negative integer codes < 2^bits into a uint8 array, b bits each."""
-    codes = np.asarray(codes).ravel().astype(np.uint32)
-    if codes.size and codes.max() >= 2**bits:
-        raise ValueError(f"codes must be < 2^{bits} = {2**bits}; got {int(codes.max())}")
-    planes = (codes[:, None] >> np.arange(bits - 1, -1, -1, dtype=np.uint32)) & 1   # (n, bits)
-    return np.packbits(planes.astype(np.uint8).ravel())
-
-
-def unpack_codes(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
-    """The inverse of ``pack_codes``: ``count`` codes of ``bits`` bits each."""
-    planes = np.unpackbits(np.asarray(packed, dtype=np.uint8))[:count * bits].reshape(count, bits)
-    # left-pad every code to 8 or 16 bits and let packbits assemble the bytes (big-endian)
-    width = 8 if bits <= 8 else 16
-    padded = np.zeros((count, width), dtype=np.uint8)
-    padded[:, width - bits:] = planes
-    as_bytes = np.packbits(padded, axis=1)                       # (count, width / 8)
-    return (as_bytes[:, 0] if width == 8 else as_bytes.view(">u2")[:, 0]).astype(np.uint32)
 
 
 # ----------------------------------------------------------------------------
@@ -169,176 +148,80 @@ def quantize_kmeans(W, bits, *, random_state=0):
 
 
 def quantize_binary(W):
-    """XNOR-Net: codes 1 for W >= 0 else 0, alpha = mean |W| per output neuron."""
+    """XNOR-Net: codes 1 for W >= 0 else 0, scale = mean |W| per output neuron."""
     W = np.asarray(W, dtype=np.float64)
     return (W >= 0).astype(np.uint32), np.abs(W).mean(axis=0)
 
 
 def quantize_ternary(W):
-    """Ternary weights (Li & Liu 2016): t in {-1, 0, 1} coded {0, 1, 2}, one alpha per neuron."""
+    """Ternary weights (Li & Liu 2016): t in {-1, 0, 1} coded {0, 1, 2}, one scale per neuron."""
     W = np.asarray(W, dtype=np.float64)
     delta = 0.7 * np.abs(W).mean(axis=0)
     t = np.where(W > delta, 1, np.where(W < -delta, -1, 0))
     kept = np.abs(W) * (t != 0)
-    alpha = kept.sum(axis=0) / np.maximum((t != 0).sum(axis=0), 1)
-    return (t + 1).astype(np.uint32), alpha
+    scale = kept.sum(axis=0) / np.maximum((t != 0).sum(axis=0), 1)
+    return (t + 1).astype(np.uint32), scale
 
 
 # ----------------------------------------------------------------------------
-# The layer
+# Encoding arrays, and every array of a layer
 # ----------------------------------------------------------------------------
 
-@register_layer
-class QuantizedDense:
-    """A dense layer whose weights are stored as b-bit codes.
+def quantize_array(W, scheme="symmetric", bits=8, *, granularity="tensor", range_method="minmax",
+                   random_state=0):
+    """Encode one array (a weight matrix, a factor, the values of a sparse layer).
 
-    Stored (and counted by ``storage_bits``): the codes packed at ``bits``
-    bits each, plus per scheme the scales and zero points (uniform), the
-    codebook (k-means), the alphas (binary, ternary), and the float32 bias.
-    ``float16`` stores the weights themselves at 16 bits.
-    Forward: dequantize W, then X W + b in float64 (no low-bit matmul in NumPy).
+    Returns a ``FloatArray`` (float16/float32) or a ``QuantizedArray`` whose
+    ``decode()`` gives the quantized numbers and ``levels()`` the grid. A 1-D
+    array counts as one column. Binary and ternary always use one scale per column.
     """
-
-    kind = "quantized"
-
-    def __init__(self, *, scheme, bits, shape, packed, bias, scale=None, zero_point=None, codebook=None,
-                 granularity="tensor", compute_dtype="float64"):
-        self.scheme, self.bits, self.shape = scheme, int(bits), tuple(int(s) for s in shape)
-        self.granularity = granularity
-        self.packed = np.asarray(packed)
-        self.bias_stored = np.asarray(bias, dtype=np.float32)
-        self.scale = None if scale is None else np.asarray(scale, dtype=np.float32)
-        self.zero_point = None if zero_point is None else np.asarray(zero_point, dtype=np.int32)
-        self.codebook = None if codebook is None else np.asarray(codebook, dtype=np.float32)
-        self.compute_dtype = float_dtype(compute_dtype)
-        # Unpacked once: the integer codes an int kernel would read (kept as the narrowest uint).
-        count = self.shape[0] * self.shape[1]
-        if scheme in ("float16", "float32"):
-            self.codes = None
-        else:
-            self.codes = unpack_codes(self.packed, self.bits, count).reshape(self.shape).astype(
-                np.uint8 if self.bits <= 8 else np.uint16)
-        self.params = {}         # nothing to train: QAT trains a Dense master, then converts
-
-    # --- protocol ------------------------------------------------------------------
-    @property
-    def n_inputs(self):
-        return self.shape[0]
-
-    @property
-    def n_outputs(self):
-        return self.shape[1]
-
-    @property
-    def dtype(self):
-        return self.compute_dtype
-
-    @property
-    def n_params(self):
-        return self.shape[0] * self.shape[1] + self.shape[1]
-
-    def storage_bits(self) -> int:
-        n_weights = self.shape[0] * self.shape[1]
-        extra = sum(0 if a is None else a.size * SCALE_BITS for a in (self.scale, self.zero_point, self.codebook))
-        return n_weights * self.bits + extra + self.bias_stored.size * SCALE_BITS
-
-    def arrays(self):
-        arrays = {"packed": self.packed, "bias": self.bias_stored, "bits": np.array(self.bits),
-                  "shape": np.array(self.shape), "scheme": np.array(self.scheme),
-                  "granularity": np.array(self.granularity)}
-        for name in ("scale", "zero_point", "codebook"):
-            if getattr(self, name) is not None:
-                arrays[name] = getattr(self, name)
-        return arrays
-
-    @classmethod
-    def from_arrays(cls, a):
-        optional = {k: a[k] for k in ("scale", "zero_point", "codebook") if k in a}
-        return cls(scheme=str(a["scheme"]), bits=int(a["bits"]), shape=tuple(a["shape"]), packed=a["packed"],
-                   bias=a["bias"], granularity=str(a["granularity"]), **optional)
-
-    def flops(self, n_samples):
-        return 2 * n_samples * self.shape[0] * self.shape[1] + n_samples * self.shape[1]
-
-    def dequantized_weight(self) -> np.ndarray:
-        """The float weight matrix the codes stand for."""
-        dt = self.compute_dtype
-        if self.scheme in ("float16", "float32"):
-            return self.packed.view(np.float16 if self.scheme == "float16" else np.float32).reshape(
-                self.shape).astype(dt)
-        codes = self.codes.astype(dt)
-        if self.scheme == "kmeans":
-            return self.codebook.astype(dt)[self.codes]
-        if self.scheme == "binary":                          # codes {0, 1} -> signs {-1, +1}
-            return (2.0 * codes - 1.0) * self.scale.astype(dt)
-        if self.scheme == "ternary":                         # codes {0, 1, 2} -> {-1, 0, +1}
-            return (codes - 1.0) * self.scale.astype(dt)
-        # uniform: r = S (q - Z); symmetric codes are offset by 2^(b-1) - 1, a constant not stored
-        zero = 2 ** (self.bits - 1) - 1 if self.scheme == "symmetric" else self.zero_point.astype(dt)
-        return (codes - zero) * self.scale.astype(dt)
-
-    def levels(self, neuron=0):
-        """The values a weight of output ``neuron`` can take (None for float formats)."""
-        if self.scheme in ("float16", "float32"):
-            return None
-        if self.scheme == "kmeans":
-            return np.unique(self.codebook.astype(np.float64))
-        group = neuron if (self.scale is not None and self.scale.size > 1) else 0
-        scale = float(self.scale[group])
-        if self.scheme == "binary":
-            return np.array([-scale, scale])
-        if self.scheme == "ternary":
-            return np.array([-scale, 0.0, scale])
-        if self.scheme == "symmetric":            # restricted range: 2^b - 1 levels, symmetric about 0
-            q_max = 2 ** (self.bits - 1) - 1
-            return scale * np.arange(-q_max, q_max + 1)
-        return scale * (np.arange(2**self.bits) - int(self.zero_point[group]))
-
-    def forward(self, X):
-        out = X @ self.dequantized_weight()              # dequantize, then multiply: NumPy has no int8 GEMM
-        out += self.bias_stored.astype(self.compute_dtype)
-        return out
-
-    def backward(self, X, grad_out):
-        return grad_out @ self.dequantized_weight().T, {}
-
-    def to_dense(self) -> Dense:
-        return Dense(self.dequantized_weight(), self.bias_stored.astype(self.compute_dtype))
-
-    def astype(self, dtype):
-        a = self.arrays()
-        optional = {k: a[k] for k in ("scale", "zero_point", "codebook") if k in a}
-        return QuantizedDense(scheme=self.scheme, bits=self.bits, shape=self.shape, packed=self.packed,
-                              bias=self.bias_stored, granularity=self.granularity, compute_dtype=dtype,
-                              **optional)
-
-    def __repr__(self):
-        return f"QuantizedDense({self.shape[0]} -> {self.shape[1]}, {self.scheme}, {self.bits} bit)"
-
-
-def quantize_layer(layer, scheme="symmetric", bits=8, *, granularity="tensor", range_method="minmax",
-                   random_state=0) -> QuantizedDense:
-    """Quantize one layer's (dense) weights."""
     bits = check_bits(scheme, bits)
     check_choice("granularity", granularity, GRANULARITIES)
     check_choice("range_method", range_method, RANGE_METHODS)
-    dense = layer.to_dense()
-    W, shape = dense.weight, dense.weight.shape
-    common = dict(scheme=scheme, bits=bits, shape=shape, bias=dense.bias, granularity=granularity)
+    W = np.asarray(W, dtype=np.float64)
     if scheme in ("float16", "float32"):
-        values = W.astype(np.float16 if scheme == "float16" else np.float32)
-        return QuantizedDense(packed=values.view(np.uint8).ravel(), **common)
+        return FloatArray(W, scheme)
+    matrix = W.reshape(-1, 1) if W.ndim == 1 else W
     if scheme in ("symmetric", "affine"):
-        codes, scale, zero = quantize_uniform(W, bits, symmetric=scheme == "symmetric",
+        codes, scale, zero = quantize_uniform(matrix, bits, symmetric=scheme == "symmetric",
                                               granularity=granularity, range_method=range_method)
-        return QuantizedDense(packed=pack_codes(codes, bits), scale=scale,
-                              zero_point=zero if scheme == "affine" else None, **common)
-    if scheme == "kmeans":
-        codes, codebook = quantize_kmeans(W, bits, random_state=random_state)
-        return QuantizedDense(packed=pack_codes(codes, bits), codebook=codebook, **common)
-    codes, alpha = quantize_binary(W) if scheme == "binary" else quantize_ternary(W)
-    common["granularity"] = "neuron"                # one alpha per output neuron
-    return QuantizedDense(packed=pack_codes(codes, bits), scale=alpha, **common)
+        encoded = dict(scale=scale, zero_point=zero if scheme == "affine" else None)
+    elif scheme == "kmeans":
+        codes, codebook = quantize_kmeans(matrix, bits, random_state=random_state)
+        encoded, granularity = dict(codebook=codebook), "tensor"
+    else:
+        codes, scale = quantize_binary(matrix) if scheme == "binary" else quantize_ternary(matrix)
+        encoded, granularity = dict(scale=scale), "neuron"          # one scale per output neuron
+    return QuantizedArray(scheme=scheme, bits=bits, codes=codes.reshape(W.shape), granularity=granularity,
+                          **encoded)
+
+
+def is_bias(name: str) -> bool:
+    """Biases are stored as float32 and never quantized: n numbers a layer, and the
+    rounding error of a bias shifts every output of its neuron."""
+    return name == "bias"
+
+
+def quantize_layer(layer, scheme="symmetric", bits=8, *, granularity="tensor", range_method="minmax",
+                   random_state=0):
+    """The same layer (same structure) with every weight-like array re-encoded by
+    ``quantize_array`` and its bias stored as float32. Works for any ``StoredLayer``
+    (dense, low-rank, sparse) and for a layer wrapped by ``QuantizedInput``."""
+    if isinstance(layer, QuantizedInput):
+        return QuantizedInput(quantize_layer(layer.inner, scheme, bits, granularity=granularity,
+                                             range_method=range_method, random_state=random_state),
+                              bits=layer.bits, low=layer.low, high=layer.high)
+    if not isinstance(layer, StoredLayer):
+        raise TypeError(f"layer must be a compresslab layer (Dense, LowRank, ...); got {type(layer).__name__}")
+    arrays = {}
+    for name in layer.quantizable_names():
+        values = layer.value(name)
+        if is_bias(name):
+            arrays[name] = FloatArray(values, "float32")
+        else:
+            arrays[name] = quantize_array(values, scheme, bits, granularity=granularity,
+                                          range_method=range_method, random_state=random_state)
+    return layer.with_arrays(**arrays)
 
 
 
@@ -389,14 +272,17 @@ class QuantizedInput:
 
     @classmethod
     def from_arrays(cls, a):
-        from .network import LAYER_KINDS
+        from .network import layer_class
 
-        inner = LAYER_KINDS[str(a["inner_kind"])].from_arrays(
+        inner = layer_class(a["inner_kind"]).from_arrays(
             {k[len("inner."):]: v for k, v in a.items() if k.startswith("inner.")})
         return cls(inner, bits=int(a["bits"]), low=float(a["range"][0]), high=float(a["range"][1]))
 
     def to_dense(self):
         return self.inner.to_dense()
+
+    def decoded(self, dtype="float64"):
+        return QuantizedInput(self.inner.decoded(dtype), bits=self.bits, low=self.low, high=self.high)
 
     def astype(self, dtype):
         return QuantizedInput(self.inner.astype(dtype), bits=self.bits, low=self.low, high=self.high)
@@ -443,46 +329,65 @@ def quantize_activations(network: Network, bits: int, ranges) -> Network:
 
 def weight_quantizer(network: Network, scheme="symmetric", bits=8, *, granularity="tensor",
                      range_method="minmax", random_state=0):
-    """A ``weight_transform`` hook for the training engine: the forward pass sees
-    quantized-then-dequantized weights (fake quantization), the gradient flows
-    straight through to the float master weights (Jacob et al. 2018)."""
+    """A ``weight_transform`` hook for the training engine: fake quantization.
+
+    The forward pass sees decode(encode(w)) for every weight-like array of any
+    structure (a dense weight, both low-rank factors, sparse values); the
+    gradient flows straight through to the float master arrays (the
+    straight-through estimator, Bengio et al. 2013; Jacob et al. 2018).
+    Biases stay float. k-means codebooks are fitted once, on the starting
+    weights; every step snaps to them.
+    """
     bits = check_bits(scheme, bits)
+    check_choice("granularity", granularity, GRANULARITIES)
+    check_choice("range_method", range_method, RANGE_METHODS)
     codebooks = {}
-    if scheme == "kmeans":           # the codebook is fitted once; each step snaps to it
+    if scheme == "kmeans":
         for i, layer in enumerate(network.layers):
-            codebooks[i] = quantize_kmeans(layer.params["weight"], bits, random_state=random_state)[1]
+            for name, w in layer.params.items():
+                if not is_bias(name):
+                    codebooks[i, name] = quantize_kmeans(w, bits, random_state=random_state)[1]
 
     def transform(i, name, w):
-        if name != "weight":
+        if is_bias(name):
             return w
         if scheme == "kmeans":
-            book = codebooks[i]
+            book = codebooks[i, name]
             return book[np.searchsorted((book[1:] + book[:-1]) / 2, w)]
+        if scheme in ("float16", "float32"):
+            return w.astype(scheme).astype(w.dtype)
+        matrix = w.reshape(-1, 1) if w.ndim == 1 else w
         if scheme in ("symmetric", "affine"):
-            G = _per_column(w, granularity)
+            G = _per_column(matrix, granularity)
             lo, hi = (_search_clip(G, bits, scheme == "symmetric") if range_method == "mse"
                       else (G.min(axis=0), G.max(axis=0)))
             params = _uniform_params(lo, hi, bits, scheme == "symmetric")
-            return _uniform_round_trip(G, *params)[1].reshape(w.shape)
+            return _uniform_round_trip(G, *params)[1].reshape(w.shape).astype(w.dtype, copy=False)
         if scheme == "binary":
-            codes, alpha = quantize_binary(w)
-            return np.where(codes == 1, alpha, -alpha)
-        if scheme == "ternary":
-            codes, alpha = quantize_ternary(w)
-            return (codes.astype(w.dtype) - 1.0) * alpha
-        return w.astype(np.float16 if scheme == "float16" else np.float32).astype(w.dtype)
+            codes, scale = quantize_binary(matrix)
+            return np.where(codes == 1, scale, -scale).reshape(w.shape).astype(w.dtype, copy=False)
+        codes, scale = quantize_ternary(matrix)
+        return ((codes - 1.0) * scale).reshape(w.shape).astype(w.dtype, copy=False)
 
     return transform
+
+
+def float_master(network: Network) -> Network:
+    """A trainable float64 copy with the same structure: every array decoded."""
+    return network.replace_layers([layer.decoded("float64") for layer in network.layers])
 
 
 def quantization_aware_training(network: Network, X, y, scheme="symmetric", bits=4, *, granularity="tensor",
                                 range_method="minmax", epochs=3, learning_rate=5e-4, random_state=0,
                                 **train_kwargs):
-    """QAT: train a copy with fake-quantized weights (float masters, straight-through
-    gradients), then quantize the trained masters. Returns (quantized network, history)."""
+    """QAT: train a float copy with fake-quantized weights (float masters, straight-through
+    gradients), then quantize the trained masters. Keeps the structure (a low-rank
+    network stays low-rank). Returns (quantized network, history)."""
     from .training import train
 
-    master = network.to_dense().astype("float64")        # new arrays: the float master weights
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a compresslab Network (see from_sklearn); got {type(network).__name__}")
+    master = float_master(network)                       # new arrays: the float master weights
     hook = weight_quantizer(master, scheme, bits, granularity=granularity, range_method=range_method,
                             random_state=random_state)
     history = train(master, X, y, epochs=epochs, learning_rate=learning_rate, weight_transform=hook,
