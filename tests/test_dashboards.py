@@ -185,7 +185,8 @@ def test_lowrank_dataset_switch(lowrank):
 # --- quantization ---------------------------------------------------------------------------
 
 from compresslab.dashboards import QuantizationDashboard  # noqa: E402
-from compresslab.quantization import QuantizedDense, QuantizedInput  # noqa: E402
+from compresslab.encoding import QuantizedArray  # noqa: E402
+from compresslab.quantization import QuantizedInput  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +204,8 @@ def _levels_x(dash):
 def test_quantization_contract(quant):
     assert {"bits", "scheme", "granularity", "range", "activation_bits", "qat"} <= set(quant.controls)
     assert quant.last_error is None and quant.widget is not None
-    assert all(isinstance(l, QuantizedDense) and l.bits == 4 for l in quant.network.layers)
+    assert all(isinstance(l.encoded["weight"], QuantizedArray) and l.encoded["weight"].bits == 4
+               for l in quant.network.layers)
     assert len(np.unique(_levels_x(quant))) == 15          # symmetric 4 bit: q in [-7, 7]
     for scheme in ("symmetric", "affine", "kmeans", "binary", "float"):
         assert len(quant.plot.curves[scheme].get_xdata()) >= 1
@@ -214,7 +216,7 @@ def test_quantization_bits_slider(quant, bits):
     quant.controls["scheme"].value = "symmetric"
     quant.controls["bits"].value = bits
     assert quant.last_error is None
-    assert quant.network.layers[0].bits == bits
+    assert quant.network.layers[0].encoded["weight"].bits == bits
     assert quant.report.storage_bits == quant.network.storage_bits()
     n_levels = len(np.unique(_levels_x(quant)))
     assert n_levels == (2**bits - 1 if bits <= 8 else 0)      # symmetric; 12+ bits: too dense to draw
@@ -239,7 +241,7 @@ def test_quantization_two_bit_minmax_collapses_and_mse_rescues(quant):
     quant.controls["range"].value = "mse"
     assert quant.report.accuracy > collapsed + 0.3
     quant.controls["granularity"].value = "neuron"
-    assert quant.network.layers[0].scale.size == 300
+    assert quant.network.layers[0].encoded["weight"].scale.size == 300
     assert "widest neuron" in quant.plot.levels_text.get_text()
 
 
@@ -248,7 +250,7 @@ def test_quantization_scheme_toggle(quant, scheme, bits, expected_bits):
     quant.controls["bits"].value = bits
     quant.controls["scheme"].value = scheme
     assert quant.last_error is None
-    assert quant.network.layers[0].scheme == scheme and quant.network.layers[0].bits == expected_bits
+    assert quant.network.layers[0].encoded["weight"].encoding == scheme and quant.network.layers[0].encoded["weight"].bits == expected_bits
     assert (quant.note != "") == (bits != expected_bits)
     assert len(np.unique(_levels_x(quant))) == 2**expected_bits
 
@@ -298,4 +300,4 @@ def test_quantization_warmup_fills_the_cache(quant):
     quant.warmup.join(timeout=120)
     assert not quant.warmup.is_alive()
     assert ("affine", 13, "neuron", "mse", 0) in quant._networks
-    assert quant._networks[("affine", 13, "neuron", "mse", 0)].layers[0].bits == 13
+    assert quant._networks[("affine", 13, "neuron", "mse", 0)].layers[0].encoded["weight"].bits == 13

@@ -243,7 +243,9 @@ class QuantizedInput:
     kind = "quantized_input"
 
     def __init__(self, inner, *, bits, low, high):
-        self.inner, self.bits, self.low, self.high = inner, int(bits), float(low), float(high)
+        # the range is stored as float32 (counted as 2 x 32 bits): round it once, here
+        low, high = (float(v) for v in np.float32([low, high]))
+        self.inner, self.bits, self.low, self.high = inner, int(bits), low, high
         self.params = inner.params
 
     n_inputs = property(lambda self: self.inner.n_inputs)
@@ -267,7 +269,7 @@ class QuantizedInput:
     def arrays(self):
         arrays = {f"inner.{k}": v for k, v in self.inner.arrays().items()}
         arrays.update(inner_kind=np.array(self.inner.kind), bits=np.array(self.bits),
-                      range=np.array([self.low, self.high]))
+                      range=np.array([self.low, self.high], dtype=np.float32))   # 2 x 32 bits, as counted
         return arrays
 
     @classmethod

@@ -169,7 +169,8 @@ class QuantizationDashboard(Dashboard):
                                baseline_seconds=self.baseline_seconds, count_file_bytes=False)
         shown = q.layers[self.controls["layer"].value]
         shown = getattr(shown, "inner", shown)                   # behind an activation quantizer
-        levels = shown.levels(self._widest_neuron(shown)) if hasattr(shown, "levels") else None
+        weight = shown.encoded.get("weight") if hasattr(shown, "encoded") else None
+        levels = weight.levels(self._widest_neuron(shown)) if hasattr(weight, "levels") else None
         per_neuron = setting["scheme"] in ("binary", "ternary") or (
             setting["granularity"] == "neuron" and setting["scheme"] in ("symmetric", "affine"))
         label = "levels of the widest neuron" if per_neuron else "levels"
