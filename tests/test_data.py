@@ -287,3 +287,13 @@ def test_leftover_temp_file_of_a_killed_write_is_removed(tmp_path, small_openml)
     assert not old.exists() and fresh.exists() and other.exists()
     load_dataset("fashion-mnist")
     assert not other.exists()
+
+
+def test_download_into_a_folder_it_cannot_write_still_returns_the_data(tmp_path, small_openml, monkeypatch):
+    def read_only(path, **arrays):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(data, "_write_atomically", read_only)
+    with pytest.warns(RuntimeWarning, match="COMPRESSLAB_DATA"):
+        ds = load_dataset("mnist")
+    assert ds.X_train.shape == (200, 784) and not (tmp_path / "mnist.npz").exists()

@@ -31,6 +31,7 @@ import os
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -260,8 +261,12 @@ def _fetch_openml(name, cache: Path, timeout):
             why = _check_images(X, y, SPLITS[name][0])
             if why:
                 raise ValueError(f"OpenML sent something else than {name}: {why}")
-            _write_atomically(cache, X=X, y=y)
             result["data"] = X, y
+            try:
+                _write_atomically(cache, X=X, y=y)
+            except OSError as exc:    # a read-only folder: use the data now, download again next time
+                warnings.warn(f"could not cache {name} in {cache} ({exc}); set COMPRESSLAB_DATA to a "
+                              f"writable folder to keep it", RuntimeWarning, stacklevel=1)
         except BaseException as exc:   # URLError, HTTPError, OpenML errors, bad data: all mean "not here"
             result["error"] = exc
         finally:
