@@ -6,8 +6,11 @@ Compression (Han et al. 2016), so numbers can be set beside the papers'.
 ``digits`` uses a small 64-64-32-10 MLP that still shows every effect.
 
 ``load_pretrained(name)`` rebuilds the fitted ``MLPClassifier`` from
-``data/pretrained/<name>.npz`` (no pickle) in milliseconds;
-``python -m compresslab.models --retrain`` regenerates those files.
+``data/pretrained/<name>.npz`` (no pickle) in milliseconds, after checking
+the file's sha256 against ``PRETRAINED_SHA256``; anything wrong with the file
+raises ``PretrainedFileError``. ``python -m compresslab.models --retrain``
+regenerates those files, trained on the training split only (validation and
+test accuracy are recorded in the file).
 """
 from __future__ import annotations
 
@@ -28,6 +31,22 @@ DEFAULT_HIDDEN_LAYER_SIZES = {"digits": (64, 32), "mnist-5k": LENET_300_100,
 DEFAULT_MLP_KWARGS = dict(activation="relu", solver="adam", alpha=1e-4, batch_size=128,
                           learning_rate_init=1e-3, max_iter=100, tol=1e-4, n_iter_no_change=5)
 PRETRAINED = ("digits", "mnist-5k")
+# Layer widths of the shipped files, input to output.
+PRETRAINED_LAYER_SIZES = {"digits": (64, 64, 32, 10), "mnist-5k": (784, 300, 100, 10)}
+# sha256 of the shipped files; data/README.md records the same. A retrain prints the new ones.
+PRETRAINED_SHA256 = {
+    "digits": "b472f1f9e14b5a866273220daff230ec1c3d09f59667aafce3e4500e204f5f36",
+    "mnist-5k": "f1f7ebe8b9b258c963fd715344399ef9385c00b4d161dc6ed9fdb3d3924638b6",
+}
+RETRAIN_COMMAND = "python -m compresslab.models --retrain"
+_INFO_KEYS = ("val_accuracy", "test_accuracy", "n_train", "n_val", "n_test", "train_seconds",
+              "sklearn_version", "n_iter")
+_PRETRAINED_KEYS = ("n_layers", "activation", "out_activation", "classes", "alpha", "solver",
+                    "random_state") + _INFO_KEYS
+
+
+class PretrainedFileError(ValueError):
+    """A pretrained-weights file is damaged, truncated or was changed."""
 
 
 def pretrained_path(name: str) -> Path:
@@ -108,50 +127,112 @@ def save_pretrained(mlp, path, **info) -> None:
     _write_atomically(Path(path), **arrays)
 
 
-def load_pretrained(name: str):
-    """The shipped baseline for ``name`` ("digits" or "mnist-5k"), as a fitted MLPClassifier."""
+def _damaged(path, why):
+    return PretrainedFileError(
+        f"{path} cannot be used: {why}. The file is damaged or was changed. Restore the shipped file "
+        f"(git checkout -- data/pretrained/{Path(path).name}) or regenerate it with "
+        f"`{RETRAIN_COMMAND}` (then record the sha256 it prints in "
+        f"compresslab.models.PRETRAINED_SHA256 and data/README.md).")
+
+
+def _read_pretrained(name: str, *, check_sha256: bool = True) -> dict:
+    """Every array of ``data/pretrained/<name>.npz``, checked: sha256, readable, complete, right shapes."""
+    from .data import _remove_stale_temp_files, sha256_of
+
     check_choice("name", name, PRETRAINED)
     path = pretrained_path(name)
+    if path.parent.is_dir():
+        _remove_stale_temp_files(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; run `python -m compresslab.models --retrain`")
-    with np.load(path, allow_pickle=False) as f:
-        n = int(f["n_layers"])
-        return mlp_from_arrays([f[f"coef_{i}"] for i in range(n)], [f[f"intercept_{i}"] for i in range(n)],
-                               activation=str(f["activation"]), out_activation=str(f["out_activation"]),
-                               classes=f["classes"], alpha=float(f["alpha"]), solver=str(f["solver"]),
-                               random_state=int(f["random_state"]))
+        raise FileNotFoundError(f"{path} is missing; run `{RETRAIN_COMMAND}`")
+    if check_sha256:
+        digest = sha256_of(path)
+        if digest != PRETRAINED_SHA256[name]:
+            raise _damaged(path, f"its sha256 is {digest}, expected {PRETRAINED_SHA256[name]}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as exc:  # BadZipFile, zlib.error, EOFError, ValueError (pickle, not .npz), OSError
+        raise _damaged(path, f"it does not read as an .npz ({type(exc).__name__}: {exc})") from exc
+    missing = [k for k in _PRETRAINED_KEYS if k not in arrays]
+    if missing:
+        raise _damaged(path, f"it lacks {', '.join(missing)}")
+    sizes = PRETRAINED_LAYER_SIZES[name]
+    if arrays["n_layers"].shape != () or int(arrays["n_layers"]) != len(sizes) - 1:
+        raise _damaged(path, f"n_layers is {arrays['n_layers']}, expected {len(sizes) - 1}")
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for key, shape in ((f"coef_{i}", (n_in, n_out)), (f"intercept_{i}", (n_out,))):
+            a = arrays.get(key)
+            if a is None or a.shape != shape or a.dtype != np.float64 or not np.isfinite(a).all():
+                got = "missing" if a is None else f"{a.dtype} {a.shape}"
+                raise _damaged(path, f"{key} is {got}, expected finite float64 {shape}")
+    expected = {"activation": DEFAULT_MLP_KWARGS["activation"], "out_activation": "softmax",
+                "solver": DEFAULT_MLP_KWARGS["solver"]}
+    for key, value in expected.items():
+        if arrays[key].shape != () or str(arrays[key]) != value:
+            raise _damaged(path, f"{key} is {arrays[key]!r}, expected {value!r}")
+    if not np.array_equal(arrays["classes"], np.arange(sizes[-1])):
+        raise _damaged(path, f"classes are {arrays['classes']}, expected 0..{sizes[-1] - 1}")
+    for key in ("val_accuracy", "test_accuracy"):
+        if arrays[key].shape != () or not 0.0 <= float(arrays[key]) <= 1.0:
+            raise _damaged(path, f"{key} is {arrays[key]!r}, expected a number in [0, 1]")
+    return arrays
 
 
-def pretrained_info(name: str) -> dict:
-    """What was recorded when the shipped model was trained (accuracy, seconds, ...)."""
-    check_choice("name", name, PRETRAINED)
-    with np.load(pretrained_path(name), allow_pickle=False) as f:
-        return {k: f[k].item() for k in ("test_accuracy", "train_seconds", "sklearn_version", "n_iter")}
+def load_pretrained(name: str, *, check_sha256: bool = True):
+    """The shipped baseline for ``name`` ("digits" or "mnist-5k"), as a fitted MLPClassifier.
+
+    The file must have the sha256 recorded in ``PRETRAINED_SHA256``; any damaged or
+    changed file raises ``PretrainedFileError`` naming the file and the retrain command.
+    ``check_sha256=False`` accepts a file you regenerated yourself (its shapes are still checked).
+    """
+    f = _read_pretrained(name, check_sha256=check_sha256)
+    n = int(f["n_layers"])
+    return mlp_from_arrays([f[f"coef_{i}"] for i in range(n)], [f[f"intercept_{i}"] for i in range(n)],
+                           activation=str(f["activation"]), out_activation=str(f["out_activation"]),
+                           classes=f["classes"], alpha=float(f["alpha"]), solver=str(f["solver"]),
+                           random_state=int(f["random_state"]))
+
+
+def pretrained_info(name: str, *, check_sha256: bool = True) -> dict:
+    """What was recorded when the shipped model was trained (accuracies, split sizes, seconds, ...)."""
+    f = _read_pretrained(name, check_sha256=check_sha256)
+    return {k: f[k].item() for k in _INFO_KEYS}
 
 
 def retrain(names=PRETRAINED, out_dir=None, verbose=True) -> dict:
-    """Train the baselines again and write them to ``out_dir`` (default data/pretrained/).
+    """Train the baselines again (on the training split only) and write them to ``out_dir``
+    (default data/pretrained/).
 
-    Returns {name: test accuracy}.
+    Returns {name: {"val_accuracy": ..., "test_accuracy": ..., "sha256": ...}}.
     """
     import sklearn
 
+    from .data import sha256_of
+
     out_dir = Path(out_dir) if out_dir is not None else data_dir() / "pretrained"
-    accuracies = {}
+    results = {}
     for name in names:
         check_choice("name", name, PRETRAINED)
         dataset = load_dataset(name)
         start = time.perf_counter()
         mlp = train_baseline(dataset)
         seconds = time.perf_counter() - start
-        accuracy = mlp.score(dataset.X_test, dataset.y_test)
-        save_pretrained(mlp, out_dir / f"{name}.npz", test_accuracy=accuracy, train_seconds=seconds,
-                        sklearn_version=sklearn.__version__)
-        accuracies[name] = accuracy
+        val_accuracy = mlp.score(dataset.X_val, dataset.y_val)
+        test_accuracy = mlp.score(dataset.X_test, dataset.y_test)
+        path = out_dir / f"{name}.npz"
+        save_pretrained(mlp, path, val_accuracy=val_accuracy, test_accuracy=test_accuracy,
+                        train_seconds=seconds, sklearn_version=sklearn.__version__,
+                        n_train=len(dataset.y_train), n_val=len(dataset.y_val), n_test=len(dataset.y_test))
+        results[name] = dict(val_accuracy=val_accuracy, test_accuracy=test_accuracy, sha256=sha256_of(path))
         if verbose:
-            print(f"{name}: hidden {mlp.hidden_layer_sizes}, {mlp.n_iter_} epochs, "
-                  f"{seconds:.1f} s, test accuracy {accuracy:.4f} -> {out_dir / (name + '.npz')}")
-    return accuracies
+            print(f"{name}: hidden {mlp.hidden_layer_sizes}, {mlp.n_iter_} epochs, {seconds:.1f} s, "
+                  f"validation accuracy {val_accuracy:.4f}, test accuracy {test_accuracy:.4f} -> {path}\n"
+                  f"  sha256 {results[name]['sha256']}")
+    if verbose:
+        print("load_pretrained() accepts only the recorded files: put the sha256s above in "
+              "PRETRAINED_SHA256 (lib/compresslab/models.py) and data/README.md.")
+    return results
 
 
 def main(argv=None):
