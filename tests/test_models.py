@@ -9,8 +9,8 @@ from sklearn.neural_network import MLPClassifier
 
 from compresslab import models
 from compresslab.data import data_dir
-from compresslab.models import (DEFAULT_HIDDEN_LAYER_SIZES, PRETRAINED_SHA256, PretrainedFileError,
-                                load_pretrained, pretrained_info, retrain, train_baseline)
+from compresslab.models import (DEFAULT_HIDDEN_LAYER_SIZES, SHA256_MANIFEST, PretrainedFileError,
+                                load_pretrained, pretrained_info, recorded_sha256, retrain, train_baseline)
 
 
 @pytest.mark.parametrize("name, hidden", [("digits", (64, 32)), ("mnist-5k", (300, 100))])
@@ -30,8 +30,8 @@ def test_pretrained_models_load_fast_and_score(name, hidden, request):
 @pytest.mark.parametrize("name", models.PRETRAINED)
 def test_shipped_files_match_recorded_sha256(name):
     path = data_dir() / "pretrained" / f"{name}.npz"
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == PRETRAINED_SHA256[name]
-    assert PRETRAINED_SHA256[name] in (data_dir() / "README.md").read_text()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded_sha256(name)
+    assert recorded_sha256(name) in (data_dir() / "README.md").read_text()
 
 
 def _edit(path, change):
@@ -95,7 +95,9 @@ def test_damaged_pretrained_file_gives_one_clear_error(damage, trust_sha256, cop
     DAMAGE[damage](path)
     if trust_sha256:
         # as if the damaged file had been recorded: what the checks after the sha256 catch
-        monkeypatch.setitem(PRETRAINED_SHA256, "digits", hashlib.sha256(path.read_bytes()).hexdigest())
+        manifest = copied_pretrained / SHA256_MANIFEST
+        manifest.write_text(manifest.read_text().replace(recorded_sha256("digits"),
+                                                         hashlib.sha256(path.read_bytes()).hexdigest()))
         if damage == "edited weights":           # a valid file with other numbers: only the sha256 knows
             assert isinstance(load_pretrained("digits"), MLPClassifier)
             return
@@ -139,6 +141,14 @@ def test_retrain_reproduces_shipped_accuracy_within_one_point(tmp_path):
             assert abs(result[key] - pretrained_info(name)[key]) <= 0.01
         with np.load(tmp_path / f"{name}.npz", allow_pickle=False) as f:
             assert "coef_0" in f.files
+
+
+def test_a_retrained_file_is_recorded_and_loads(copied_pretrained, monkeypatch):
+    """The error message sends a student to the retrain command: what it writes must load."""
+    results = retrain(["digits"], out_dir=copied_pretrained, verbose=False)
+    assert recorded_sha256("digits") == results["digits"]["sha256"]
+    assert recorded_sha256("mnist-5k") is not None                   # the other entry is kept
+    assert isinstance(load_pretrained("digits"), MLPClassifier)
 
 
 def test_retrain_command_line_shows_info():

@@ -7,10 +7,11 @@ Compression (Han et al. 2016), so numbers can be set beside the papers'.
 
 ``load_pretrained(name)`` rebuilds the fitted ``MLPClassifier`` from
 ``data/pretrained/<name>.npz`` (no pickle) in milliseconds, after checking
-the file's sha256 against ``PRETRAINED_SHA256``; anything wrong with the file
-raises ``PretrainedFileError``. ``python -m compresslab.models --retrain``
-regenerates those files, trained on the training split only (validation and
-test accuracy are recorded in the file).
+the file's sha256 against the one recorded in ``data/pretrained/SHA256SUMS``;
+anything wrong with the file raises ``PretrainedFileError``.
+``python -m compresslab.models --retrain`` regenerates those files, trained on
+the training split only (validation and test accuracy are recorded in the
+file), and records their new sha256s, so a retrained file loads at once.
 """
 from __future__ import annotations
 
@@ -33,11 +34,8 @@ DEFAULT_MLP_KWARGS = dict(activation="relu", solver="adam", alpha=1e-4, batch_si
 PRETRAINED = ("digits", "mnist-5k")
 # Layer widths of the shipped files, input to output.
 PRETRAINED_LAYER_SIZES = {"digits": (64, 64, 32, 10), "mnist-5k": (784, 300, 100, 10)}
-# sha256 of the shipped files; data/README.md records the same. A retrain prints the new ones.
-PRETRAINED_SHA256 = {
-    "digits": "b472f1f9e14b5a866273220daff230ec1c3d09f59667aafce3e4500e204f5f36",
-    "mnist-5k": "f1f7ebe8b9b258c963fd715344399ef9385c00b4d161dc6ed9fdb3d3924638b6",
-}
+# sha256 of each file, in `sha256sum` format beside the files; a retrain rewrites it.
+SHA256_MANIFEST = "SHA256SUMS"
 RETRAIN_COMMAND = "python -m compresslab.models --retrain"
 _INFO_KEYS = ("val_accuracy", "test_accuracy", "n_train", "n_val", "n_test", "train_seconds",
               "sklearn_version", "n_iter")
@@ -51,6 +49,33 @@ class PretrainedFileError(ValueError):
 
 def pretrained_path(name: str) -> Path:
     return data_dir() / "pretrained" / f"{name}.npz"
+
+
+def recorded_sha256(name: str) -> str | None:
+    """The sha256 recorded for ``<name>.npz`` in data/pretrained/SHA256SUMS (None: not recorded)."""
+    manifest = data_dir() / "pretrained" / SHA256_MANIFEST
+    if not manifest.exists():
+        return None
+    for line in manifest.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*") == f"{name}.npz":
+            return parts[0]
+    return None
+
+
+def _record_sha256(out_dir: Path, digests: dict) -> None:
+    """Write the manifest (atomically), keeping entries of files not retrained."""
+    manifest = out_dir / SHA256_MANIFEST
+    entries = {}
+    if manifest.exists():
+        for line in manifest.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                entries[parts[1].lstrip("*")] = parts[0]
+    entries.update({f"{name}.npz": digest for name, digest in digests.items()})
+    tmp = manifest.with_suffix(".tmp")
+    tmp.write_text("".join(f"{digest}  {file}\n" for file, digest in sorted(entries.items())))
+    tmp.replace(manifest)
 
 
 def train_baseline(dataset, hidden_layer_sizes=None, random_state=0, **mlp_kwargs):
@@ -131,8 +156,7 @@ def _damaged(path, why):
     return PretrainedFileError(
         f"{path} cannot be used: {why}. The file is damaged or was changed. Restore the shipped file "
         f"(git checkout -- data/pretrained/{Path(path).name}) or regenerate it with "
-        f"`{RETRAIN_COMMAND}` (then record the sha256 it prints in "
-        f"compresslab.models.PRETRAINED_SHA256 and data/README.md).")
+        f"`{RETRAIN_COMMAND}` (which records the new sha256 in data/pretrained/{SHA256_MANIFEST}).")
 
 
 def _read_pretrained(name: str, *, check_sha256: bool = True) -> dict:
@@ -146,9 +170,10 @@ def _read_pretrained(name: str, *, check_sha256: bool = True) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; run `{RETRAIN_COMMAND}`")
     if check_sha256:
-        digest = sha256_of(path)
-        if digest != PRETRAINED_SHA256[name]:
-            raise _damaged(path, f"its sha256 is {digest}, expected {PRETRAINED_SHA256[name]}")
+        digest, expected = sha256_of(path), recorded_sha256(name)
+        if digest != expected:
+            raise _damaged(path, f"its sha256 is {digest}, expected {expected} "
+                                 f"(data/pretrained/{SHA256_MANIFEST})")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -182,7 +207,7 @@ def _read_pretrained(name: str, *, check_sha256: bool = True) -> dict:
 def load_pretrained(name: str, *, check_sha256: bool = True):
     """The shipped baseline for ``name`` ("digits" or "mnist-5k"), as a fitted MLPClassifier.
 
-    The file must have the sha256 recorded in ``PRETRAINED_SHA256``; any damaged or
+    The file must have the sha256 recorded in data/pretrained/SHA256SUMS; any damaged or
     changed file raises ``PretrainedFileError`` naming the file and the retrain command.
     ``check_sha256=False`` accepts a file you regenerated yourself (its shapes are still checked).
     """
@@ -229,9 +254,9 @@ def retrain(names=PRETRAINED, out_dir=None, verbose=True) -> dict:
             print(f"{name}: hidden {mlp.hidden_layer_sizes}, {mlp.n_iter_} epochs, {seconds:.1f} s, "
                   f"validation accuracy {val_accuracy:.4f}, test accuracy {test_accuracy:.4f} -> {path}\n"
                   f"  sha256 {results[name]['sha256']}")
+    _record_sha256(out_dir, {name: r["sha256"] for name, r in results.items()})
     if verbose:
-        print("load_pretrained() accepts only the recorded files: put the sha256s above in "
-              "PRETRAINED_SHA256 (lib/compresslab/models.py) and data/README.md.")
+        print(f"sha256s recorded in {out_dir / SHA256_MANIFEST}; update the table in data/README.md.")
     return results
 
 
