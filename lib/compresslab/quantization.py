@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_array_2d, check_choice, check_int
+from ._validation import (check_array_2d, check_choice, check_finite_layer, check_int, check_network,
+                          check_random_state)
 from .network import Dense, Network, float_dtype, register_layer
 
 SCHEMES = ("symmetric", "affine", "kmeans", "binary", "ternary", "float16", "float32")
@@ -46,6 +47,15 @@ BIT_RANGES = {"symmetric": (2, 16), "affine": (2, 16), "kmeans": (1, 8), "binary
               "ternary": (2, 2), "float16": (16, 16), "float32": (32, 32)}
 SCALE_BITS = 32          # scales, zero points, codebook entries and biases are stored as 32-bit numbers
 KMEANS_SAMPLE = 20_000   # k-means is fitted on at most this many weights, then every weight is assigned
+
+
+def _check_options(scheme, bits, granularity, range_method, random_state) -> int:
+    """The options every quantizing function shares; returns the bits."""
+    bits = check_bits(scheme, bits)
+    check_choice("granularity", granularity, GRANULARITIES)
+    check_choice("range_method", range_method, RANGE_METHODS)
+    check_random_state("random_state", random_state)
+    return bits
 
 
 def check_bits(scheme: str, bits) -> int:
@@ -319,6 +329,11 @@ class QuantizedDense:
 def quantize_layer(layer, scheme="symmetric", bits=8, *, granularity="tensor", range_method="minmax",
                    random_state=0) -> QuantizedDense:
     """Quantize one layer's (dense) weights."""
+    if not all(hasattr(layer, a) for a in ("to_dense", "arrays", "n_inputs")):
+        raise TypeError(f"layer must be a layer (Dense, LowRank, ...) such as network.layers[0]; "
+                        f"got {type(layer).__name__}")
+    check_finite_layer("layer weights", layer)
+    check_random_state("random_state", random_state)
     bits = check_bits(scheme, bits)
     check_choice("granularity", granularity, GRANULARITIES)
     check_choice("range_method", range_method, RANGE_METHODS)
@@ -420,8 +435,12 @@ def quantize(network: Network, scheme="symmetric", bits=8, *, granularity="tenso
              activation_bits=None, X_calibration=None, random_state=0) -> Network:
     """Post-training quantization (PTQ): every layer's weights, and optionally the
     hidden activations at ``activation_bits`` over ranges calibrated on ``X_calibration``."""
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be a compresslab Network; got {type(network).__name__}")
+    check_network("network", network)
+    _check_options(scheme, bits, granularity, range_method, random_state)
+    if activation_bits is not None:
+        check_int("activation_bits", activation_bits, low=1, high=16)
+        if X_calibration is not None:
+            check_array_2d("X_calibration", X_calibration, n_features=network.n_features)
     layers = [quantize_layer(layer, scheme, bits, granularity=granularity, range_method=range_method,
                              random_state=random_state) for layer in network.layers]
     quantized = network.replace_layers(layers)
@@ -446,7 +465,8 @@ def weight_quantizer(network: Network, scheme="symmetric", bits=8, *, granularit
     """A ``weight_transform`` hook for the training engine: the forward pass sees
     quantized-then-dequantized weights (fake quantization), the gradient flows
     straight through to the float master weights (Jacob et al. 2018)."""
-    bits = check_bits(scheme, bits)
+    check_network("network", network)
+    bits = _check_options(scheme, bits, granularity, range_method, random_state)
     codebooks = {}
     if scheme == "kmeans":           # the codebook is fitted once; each step snaps to it
         for i, layer in enumerate(network.layers):
@@ -482,6 +502,8 @@ def quantization_aware_training(network: Network, X, y, scheme="symmetric", bits
     gradients), then quantize the trained masters. Returns (quantized network, history)."""
     from .training import train
 
+    check_network("network", network)                   # before anything: the training comes last
+    _check_options(scheme, bits, granularity, range_method, random_state)
     master = network.to_dense().astype("float64")        # new arrays: the float master weights
     hook = weight_quantizer(master, scheme, bits, granularity=granularity, range_method=range_method,
                             random_state=random_state)
@@ -499,6 +521,7 @@ def gradient_quantizer(bits: int, random_state=0):
     b = 1: g ~ m s with m = max|g| and s = +1 with probability (1 + g/m) / 2, else -1.
     """
     bits = check_int("gradient bits", bits, low=1, high=16)
+    check_random_state("random_state", random_state)
     rng = np.random.default_rng(random_state)
 
     def transform(i, name, g):
