@@ -33,9 +33,7 @@ SIZE_UNITS = ("params", "bits", "bytes")
 
 
 def _check_network(name, network):
-    if not isinstance(network, Network):
-        raise TypeError(f"{name} must be a compresslab Network (see from_sklearn); "
-                        f"got {type(network).__name__}")
+    check_network(name, network, finite=False)     # sizes and times do not need finite weights
 
 
 def as_baseline(network: Network, baseline_dtype="float64") -> Network:
