@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from compresslab.metrics import (Report, Speedup, compression_rate, evaluate, index_space_saving,
                                  model_size, speedup, sweep)
-from compresslab.network import Dense, Network
+from compresslab.network import Dense, Network, random_network
 
 
 def _net(sizes, seed=0, dtype="float64"):
@@ -165,3 +165,37 @@ def test_as_baseline_copies_only_when_the_dtype_changes(digits_net):
     as32 = as_baseline(digits_net, "float32")
     assert as32.dtype == np.float32 and as32 is not digits_net
     assert as_baseline(as32, "float64").storage_bits() == digits_net.storage_bits()
+
+
+# --- issue #10 section 2: no NaN, zero or negative numbers from bad arguments --------------
+
+def test_time_forward_checks_its_arguments(digits_net, digits):
+    from compresslab.metrics import time_forward
+
+    with pytest.raises(ValueError, match=r"repeats must be in \[1, inf\]; got 0"):
+        time_forward(digits_net, digits.X_test, repeats=0)          # used to return NaN
+    with pytest.raises(TypeError, match="network must be a compresslab Network; convert"):
+        time_forward(digits_net.to_sklearn(), digits.X_test)
+    with pytest.raises(ValueError, match="X must have 64 features"):
+        time_forward(digits_net, digits.X_test[:, :5])
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf")])
+def test_evaluate_rejects_a_baseline_time_that_is_not_positive(digits_net, digits, bad):
+    with pytest.raises(ValueError, match=r"baseline_seconds must be (in \(0, inf\]|finite)"):
+        evaluate(digits_net, digits, baseline_seconds=bad)        # used to give a 0, negative or NaN speedup
+
+
+def test_metrics_name_the_argument(digits_net, digits):
+    with pytest.raises(TypeError, match="compressed must be a compresslab Network"):
+        compression_rate(digits_net, None)
+    with pytest.raises(ValueError, match="baseline_dtype must be one of"):
+        compression_rate(digits_net, digits_net, baseline_dtype="float16")
+    with pytest.raises(ValueError, match="compressed must take the same inputs as original"):
+        speedup(digits_net, random_network((10, 3)), digits.X_test)
+    with pytest.raises(TypeError, match="measure must be True or False"):
+        evaluate(digits_net, digits, measure="yes")
+    bad = digits_net.copy()
+    bad.layers[0].params["weight"][0, 0] = np.inf
+    with pytest.raises(ValueError, match="baseline weights must be finite"):
+        evaluate(digits_net, digits, baseline=bad, measure=False)

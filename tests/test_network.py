@@ -1,3 +1,4 @@
+import copy
 import io
 import warnings
 
@@ -6,7 +7,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from compresslab.network import HIDDEN_ACTIVATIONS, Dense, Network, from_sklearn
+from compresslab.network import HIDDEN_ACTIVATIONS, Dense, Network, from_sklearn, random_network
 
 
 def _fit(X, y, activation, hidden=(7, 5)):
@@ -134,3 +135,52 @@ def test_random_network_shapes_and_init_bounds():
     assert random_network((4, 3), dtype="float32").dtype == np.float32
     with pytest.raises(ValueError, match="layer_sizes"):
         random_network((64,))
+
+
+# --- issue #10 section 2: bad input gives a clear error, never a wrong number -------------
+
+def test_score_rejects_labels_of_the_wrong_shape(digits_net, digits):
+    X, y = digits.X_test, digits.y_test
+    assert digits_net.score(X, y) > 0.95
+    with pytest.raises(ValueError, match=r"y must be 1-D \(n_samples,\); got shape \(450, 1\)"):
+        digits_net.score(X, y[:, None])           # used to give 0.10 for a 97.8 % model
+
+
+@pytest.mark.parametrize("bad", [lambda y: y.astype(str), lambda y: y + 0.5, lambda y: np.where(y == 0, 11, y)])
+def test_score_rejects_labels_not_among_the_classes(digits_net, digits, bad):
+    with pytest.raises(ValueError, match=r"y must only hold the network's classes \[0, 1, 2"):
+        digits_net.score(digits.X_test, bad(digits.y_test))      # used to give 0.0
+
+
+@pytest.mark.parametrize("value, what", [(np.nan, "NaN"), (np.inf, "inf")])
+def test_non_finite_weights_are_refused_by_score_and_predict(digits_net, digits, value, what):
+    digits_net.layers[0].params["weight"].flat[:3] = value
+    message = f"network weights must be finite; layer 1 'weight' has 3 {what}"
+    with pytest.raises(ValueError, match=message):
+        digits_net.score(digits.X_test, digits.y_test)            # used to give 0.1
+    with pytest.raises(ValueError, match=message):
+        digits_net.predict(digits.X_test)
+
+
+def test_non_finite_inputs_are_refused(digits_net, digits):
+    X = digits.X_test.copy()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X must not contain NaN"):
+        digits_net.score(X, digits.y_test)
+    with pytest.raises(TypeError, match="X must be a 2-D array of numbers"):
+        digits_net.predict([[1.0, 2.0], [3.0]])
+
+
+def test_from_sklearn_and_random_network_name_their_bad_arguments(digits_mlp):
+    mlp = copy.deepcopy(digits_mlp)
+    mlp.coefs_[1][0, 0] = np.nan
+    with pytest.raises(ValueError, match="mlp weights must be finite; layer 2 'weight' has 1 NaN"):
+        from_sklearn(mlp)
+    with pytest.raises(TypeError, match="layer_sizes entry must be an integer; got 2.5"):
+        random_network((2.5, 3))
+    with pytest.raises(TypeError, match="random_state must be None, an integer seed"):
+        random_network((4, 3), random_state="seed")
+    with pytest.raises(TypeError, match="dtype must be one of"):
+        random_network((4, 3), dtype=None)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        random_network((4, 3), activation=np.array(["relu", "tanh"]))

@@ -175,3 +175,51 @@ def test_bad_training_arguments(digits_net, digits):
         train("net", X, y)
     with pytest.raises(TypeError, match="integer"):
         train(digits_net, X, y, batch_size=3.5, progress=False)
+
+
+# --- issue #10 section 2: every argument checked before the first epoch -------------------
+
+def test_momentum_is_checked(digits_net, digits):
+    X, y = digits.X_train[:64], digits.y_train[:64]
+    for bad, error, message in ((1.5, ValueError, r"momentum must be in \[0, 1\); got 1.5"),
+                                (-0.1, ValueError, r"momentum must be in \[0, 1\)"),
+                                ("0.9", TypeError, "momentum must be a real number")):
+        with pytest.raises(error, match=message):
+            train(digits_net, X, y, optimizer="sgd", momentum=bad, progress=False)
+
+
+def test_bad_test_split_fails_before_training_and_is_named(digits_net, digits):
+    X, y = digits.X_train[:64], digits.y_train[:64]
+    seen = []
+    with pytest.raises(ValueError, match="X_test must have 64 features"):
+        train(digits_net, X, y, X_test=digits.X_test[:, :10], y_test=digits.y_test,
+              on_epoch=lambda *a: seen.append(a), progress=False)
+    with pytest.raises(ValueError, match=r"y_test must only hold the network's classes"):
+        train(digits_net, X, y, X_test=digits.X_test, y_test=digits.y_test + 20,
+              on_epoch=lambda *a: seen.append(a), progress=False)
+    with pytest.raises(ValueError, match="give both X_test and y_test or neither"):
+        train(digits_net, X, y, X_test=digits.X_test, progress=False)
+    assert seen == []                       # no epoch ran
+
+
+def test_nothing_trainable_is_an_error(digits_net, digits):
+    from compresslab.quantization import quantize
+
+    with pytest.raises(ValueError, match="network has nothing to train"):
+        train(quantize(digits_net, "symmetric", 8), digits.X_train[:64], digits.y_train[:64], progress=False)
+
+
+def test_non_finite_weights_seeds_and_hooks_are_named(digits_net, digits):
+    X, y = digits.X_train[:64], digits.y_train[:64]
+    with pytest.raises(TypeError, match="random_state must be None, an integer seed"):
+        train(digits_net, X, y, random_state="seed", progress=False)
+    with pytest.raises(TypeError, match="on_epoch must be a function or None"):
+        train(digits_net, X, y, on_epoch="print", progress=False)
+    digits_net.layers[2].params["bias"][:2] = np.nan
+    with pytest.raises(ValueError, match="network weights must be finite; layer 3 'bias' has 2 NaN"):
+        train(digits_net, X, y, progress=False)
+
+
+def test_divergence_is_an_error_not_a_nan_history(digits_net, digits):
+    with pytest.raises(ValueError, match="training diverged.*smaller learning_rate"):
+        train(digits_net, digits.X_train[:64], digits.y_train[:64], learning_rate=1e300, progress=False)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_float, check_int
+from ._validation import check_float, check_int, check_network
 from .encoding import Encoded
 from .network import Dense, Network, StoredLayer, register_layer
 
@@ -129,20 +129,28 @@ class LayerSVD:
 
     def energy(self, k: int) -> float:
         """Fraction of the squared singular values kept at rank k."""
+        k = self._check_rank(k, low=0)
         s2 = self.s**2
         return float(s2[:k].sum() / s2.sum()) if s2.sum() > 0 else 1.0
 
     def error(self, k: int) -> float:
         """||W - W_k||_F = sqrt(sum_{i>k} s_i^2) (Eckart-Young)."""
+        k = self._check_rank(k, low=0)
         return float(np.sqrt(np.sum(self.s[k:] ** 2)))
 
     def rank_for_energy(self, energy: float) -> int:
         """The smallest k that keeps at least ``energy`` of the squared singular values."""
+        energy = check_float("energy", energy, low=0, high=1, low_open=True)
         s2 = self.s**2
         cumulative = np.cumsum(s2) / s2.sum()
         return int(min(np.searchsorted(cumulative, energy - 1e-12) + 1, len(self.s)))
 
+    def _check_rank(self, k, low=1) -> int:
+        """A rank in [low, full_rank]: a negative k would index from the end."""
+        return check_int("rank k", k, low=low, high=self.full_rank)
+
     def layer(self, k: int) -> LowRank:
+        k = self._check_rank(k)
         # left = U_k S_k; copies, so that training the layer never edits the cached SVD
         return LowRank(self.U[:, :k] * self.s[:k], self.Vt[:k].copy(), self.bias.copy())
 
@@ -177,8 +185,7 @@ def layer_svds(network: Network) -> list[LayerSVD]:
     The cache key is a digest of the numbers, never the object: a network
     trained in place after a first call gets the SVD of its new weights.
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be a compresslab Network; got {type(network).__name__}")
+    check_network("network", network)          # a NaN weight: "SVD did not converge" otherwise
     svds = []
     for layer in network.layers:
         dense = layer.to_dense()
@@ -219,7 +226,7 @@ def factorize(network: Network, ranks=None, *, energy=None) -> Factorization:
         ranks = list(ranks)
         if len(ranks) != len(svds):
             raise ValueError(f"ranks must have one entry per layer ({len(svds)}); got {len(ranks)}")
-        requested = [check_int(f"rank of layer {i}", k, low=1, high=svd.full_rank)
+        requested = [check_int(f"ranks: rank of layer {i}", k, low=1, high=svd.full_rank)
                      for i, (k, svd) in enumerate(zip(ranks, svds))]
     layers, kept, notes = [], [], []
     for i, (k, svd, original) in enumerate(zip(requested, svds, network.layers)):

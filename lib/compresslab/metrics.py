@@ -25,16 +25,15 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ._validation import check_array_2d, check_choice, check_int
+from ._validation import (check_array_2d, check_bool, check_callable, check_choice, check_float, check_int,
+                          check_network)
 from .network import Network, float_dtype
 
 SIZE_UNITS = ("params", "bits", "bytes")
 
 
 def _check_network(name, network):
-    if not isinstance(network, Network):
-        raise TypeError(f"{name} must be a compresslab Network (see from_sklearn); "
-                        f"got {type(network).__name__}")
+    check_network(name, network, finite=False)     # sizes and times do not need finite weights
 
 
 def as_baseline(network: Network, baseline_dtype="float64") -> Network:
@@ -64,6 +63,10 @@ def compression_rate(original: Network, compressed: Network, by: str = "bits",
     ``baseline_dtype`` is the dtype the original is counted in (None: as it is).
     """
     _check_network("original", original)
+    _check_network("compressed", compressed)
+    check_choice("by", by, SIZE_UNITS)
+    if baseline_dtype is not None:
+        float_dtype(baseline_dtype, "baseline_dtype")
     return model_size(as_baseline(original, baseline_dtype), by) / model_size(compressed, by)
 
 
@@ -96,6 +99,10 @@ def blas_threads() -> int:
 
 def time_forward(network: Network, X, repeats: int = 7, warmup: bool = True) -> float:
     """Median seconds of ``network.logits(X)`` (after one warm-up call)."""
+    _check_network("network", network)
+    X = check_array_2d("X", X, n_features=network.n_features)
+    repeats = check_int("repeats", repeats, low=1)
+    check_bool("warmup", warmup)
     if warmup:
         network.logits(X)
     times = []
@@ -116,6 +123,9 @@ def speedup(original: Network, compressed: Network, X, repeats: int = 7) -> Spee
     """
     _check_network("original", original)
     _check_network("compressed", compressed)
+    if compressed.n_features != original.n_features:
+        raise ValueError(f"compressed must take the same inputs as original ({original.n_features} features); "
+                         f"got {compressed.n_features}")
     X = check_array_2d("X", X, n_features=original.n_features)
     repeats = check_int("repeats", repeats, low=1)
     original.logits(X), compressed.logits(X)                   # warm-up
@@ -183,11 +193,18 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
     a large file takes tens of ms; a dashboard fills them in afterwards with
     ``with_file_bytes``).
     """
-    _check_network("network", network)
+    check_network("network", network)
     baseline = network if baseline is None else baseline
-    _check_network("baseline", baseline)
-    if not hasattr(dataset, "X_test"):
-        raise TypeError(f"dataset must be a compresslab Dataset; got {type(dataset).__name__}")
+    check_network("baseline", baseline)
+    if not (hasattr(dataset, "X_test") and hasattr(dataset, "y_test")):
+        raise TypeError(f"dataset must be a compresslab Dataset (with X_test and y_test); got {type(dataset).__name__}")
+    if baseline_dtype is not None:
+        float_dtype(baseline_dtype, "baseline_dtype")
+    repeats = check_int("repeats", repeats, low=1)
+    if baseline_seconds is not None:
+        baseline_seconds = check_float("baseline_seconds", baseline_seconds, low=0, low_open=True)
+    check_bool("measure", measure)
+    check_bool("count_file_bytes", count_file_bytes)
     X, y = dataset.X_test, dataset.y_test
     reference = as_baseline(baseline, baseline_dtype)
     n = X.shape[0]
@@ -223,4 +240,7 @@ def sweep(make_network: Callable[[object], Network], values: Iterable, dataset, 
 
     Each report's ``label`` is ``str(v)``.
     """
+    check_callable("make_network", make_network, allow_none=False)
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"values must be a list of the values to sweep; got {values!r}")
     return [evaluate(make_network(v), dataset, baseline, label=str(v), **evaluate_kwargs) for v in values]

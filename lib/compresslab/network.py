@@ -36,7 +36,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy.special import expit
 
-from ._validation import check_array_2d, check_choice
+from ._validation import (check_array_2d, check_bool, check_choice, check_finite_weights, check_int,
+                          check_labels)
+from ._validation import check_random_state as check_seed
 from .encoding import Encoded, array_storage_bits, encoded_from_arrays
 
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
@@ -66,11 +68,17 @@ def layer_class(kind: str) -> type:
     return LAYER_KINDS[kind]
 
 
-def float_dtype(dtype) -> np.dtype:
-    """``np.dtype`` of float64 or float32; anything else is a ``ValueError``."""
-    name = np.dtype(dtype).name
-    check_choice("dtype", name, FLOAT_DTYPES)
-    return np.dtype(name)
+def float_dtype(dtype, name="dtype") -> np.dtype:
+    """``np.dtype`` of float64 or float32; anything else is a ``ValueError``
+    (a ``TypeError`` for what is no dtype at all) naming the argument ``name``."""
+    if dtype is None or isinstance(dtype, (bool, int, float)):
+        raise TypeError(f"{name} must be one of {FLOAT_DTYPES}; got {dtype!r}")
+    try:
+        dtype_name = np.dtype(dtype).name
+    except TypeError:
+        raise TypeError(f"{name} must be one of {FLOAT_DTYPES}; got {dtype!r}") from None
+    check_choice(name, dtype_name, FLOAT_DTYPES)
+    return np.dtype(dtype_name)
 
 
 @runtime_checkable
@@ -360,9 +368,17 @@ class Network:
 
     def __init__(self, layers, *, activation="relu", out_activation="softmax",
                  classes=None, multilabel=False):
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"layers must be a list of layers; got {type(layers).__name__}")
         layers = list(layers)
         if not layers:
-            raise ValueError("a Network needs at least one layer; got an empty list")
+            raise ValueError("a Network needs at least one layer; got an empty list of layers")
+        for i, layer in enumerate(layers):
+            if not all(hasattr(layer, a) for a in ("forward", "n_inputs", "n_outputs", "to_dense")):
+                raise TypeError(f"layers[{i}] must be a layer (Dense, LowRank, ...); got {type(layer).__name__}")
+        if classes is not None and np.ndim(classes) != 1:
+            raise ValueError(f"classes must be a 1-D list of labels; got {classes!r}")
+        multilabel = check_bool("multilabel", multilabel)
         for i, (a, b) in enumerate(zip(layers, layers[1:])):
             if a.n_outputs != b.n_inputs:
                 raise ValueError(f"layer {i} has {a.n_outputs} outputs but layer {i + 1} "
@@ -435,6 +451,11 @@ class Network:
             A = layer.forward(A)
             if i < last:
                 A = activate(self.activation, A)
+        if not np.isfinite(A).all():
+            # checked on the output (cheap), then the weights are searched for the cause
+            check_finite_weights("network", self)
+            raise ValueError("network output must be finite; the weights are finite but the "
+                             "computation overflowed (inputs or weights too large)")
         return A
 
     def _output(self, X) -> np.ndarray:
@@ -458,6 +479,8 @@ class Network:
 
     def score(self, X, y) -> float:
         """Accuracy (subset accuracy for multilabel), like ``MLPClassifier.score``."""
+        X = self._check_X(X)
+        check_labels("y", y, self, n_samples=X.shape[0])
         y_pred = self.predict(X)
         y = np.asarray(y)
         if y.shape[0] != y_pred.shape[0]:
@@ -573,8 +596,10 @@ def from_sklearn(mlp) -> Network:
     check_is_fitted(mlp, ["coefs_", "intercepts_"])
     layers = [Dense(W.copy(), b.copy()) for W, b in zip(mlp.coefs_, mlp.intercepts_)]
     multilabel = mlp._label_binarizer.y_type_ == "multilabel-indicator"
-    return Network(layers, activation=mlp.activation, out_activation=mlp.out_activation_,
-                   classes=np.asarray(mlp.classes_), multilabel=multilabel)
+    network = Network(layers, activation=mlp.activation, out_activation=mlp.out_activation_,
+                      classes=np.asarray(mlp.classes_), multilabel=bool(multilabel))
+    check_finite_weights("mlp", network)
+    return network
 
 
 
@@ -588,6 +613,13 @@ def random_network(layer_sizes, *, activation="relu", classes=None, random_state
     """
     from sklearn.utils import check_random_state
 
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__iter__"):
+        raise TypeError(f"layer_sizes must be a tuple of integers (n_features, hidden..., n_classes); "
+                        f"got {layer_sizes!r}")
+    for size in layer_sizes:
+        check_int("layer_sizes entry", size, low=1, high=10**6)
+    check_seed("random_state", random_state)
+    float_dtype(dtype)
     sizes = [int(s) for s in layer_sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"layer_sizes must be at least (n_features, n_classes), all >= 1; got {tuple(layer_sizes)}")

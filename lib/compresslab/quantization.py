@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_array_2d, check_choice, check_int
+from ._validation import (check_array_2d, check_choice, check_finite_layer, check_int, check_network,
+                          check_random_state)
 from .encoding import SCALE_BITS, FloatArray, QuantizedArray, pack_codes, unpack_codes  # noqa: F401
 from .network import Network, StoredLayer, register_layer
 
@@ -49,6 +50,15 @@ RANGE_METHODS = ("minmax", "mse")
 BIT_RANGES = {"symmetric": (2, 16), "affine": (2, 16), "kmeans": (1, 8), "binary": (1, 1),
               "ternary": (2, 2), "float16": (16, 16), "float32": (32, 32)}
 KMEANS_SAMPLE = 20_000   # k-means is fitted on at most this many weights, then every weight is assigned
+
+
+def _check_options(scheme, bits, granularity, range_method, random_state) -> int:
+    """The options every quantizing function shares; returns the bits."""
+    bits = check_bits(scheme, bits)
+    check_choice("granularity", granularity, GRANULARITIES)
+    check_choice("range_method", range_method, RANGE_METHODS)
+    check_random_state("random_state", random_state)
+    return bits
 
 
 def check_bits(scheme: str, bits) -> int:
@@ -212,7 +222,10 @@ def quantize_layer(layer, scheme="symmetric", bits=8, *, granularity="tensor", r
                                              range_method=range_method, random_state=random_state),
                               bits=layer.bits, low=layer.low, high=layer.high)
     if not isinstance(layer, StoredLayer):
-        raise TypeError(f"layer must be a compresslab layer (Dense, LowRank, ...); got {type(layer).__name__}")
+        raise TypeError(f"layer must be a layer (Dense, LowRank, ...) such as network.layers[0]; "
+                        f"got {type(layer).__name__}")
+    check_finite_layer("layer weights", layer)
+    _check_options(scheme, bits, granularity, range_method, random_state)
     arrays = {}
     for name in layer.quantizable_names():
         values = layer.value(name)
@@ -308,8 +321,12 @@ def quantize(network: Network, scheme="symmetric", bits=8, *, granularity="tenso
              activation_bits=None, X_calibration=None, random_state=0) -> Network:
     """Post-training quantization (PTQ): every layer's weights, and optionally the
     hidden activations at ``activation_bits`` over ranges calibrated on ``X_calibration``."""
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be a compresslab Network; got {type(network).__name__}")
+    check_network("network", network)
+    _check_options(scheme, bits, granularity, range_method, random_state)
+    if activation_bits is not None:
+        check_int("activation_bits", activation_bits, low=1, high=16)
+        if X_calibration is not None:
+            check_array_2d("X_calibration", X_calibration, n_features=network.n_features)
     layers = [quantize_layer(layer, scheme, bits, granularity=granularity, range_method=range_method,
                              random_state=random_state) for layer in network.layers]
     quantized = network.replace_layers(layers)
@@ -340,9 +357,8 @@ def weight_quantizer(network: Network, scheme="symmetric", bits=8, *, granularit
     Biases stay float. k-means codebooks are fitted once, on the starting
     weights; every step snaps to them.
     """
-    bits = check_bits(scheme, bits)
-    check_choice("granularity", granularity, GRANULARITIES)
-    check_choice("range_method", range_method, RANGE_METHODS)
+    check_network("network", network)
+    bits = _check_options(scheme, bits, granularity, range_method, random_state)
     codebooks = {}
     if scheme == "kmeans":
         for i, layer in enumerate(network.layers):
@@ -387,8 +403,8 @@ def quantization_aware_training(network: Network, X, y, scheme="symmetric", bits
     network stays low-rank). Returns (quantized network, history)."""
     from .training import train
 
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be a compresslab Network (see from_sklearn); got {type(network).__name__}")
+    check_network("network", network)                   # before anything: the training comes last
+    _check_options(scheme, bits, granularity, range_method, random_state)
     master = float_master(network)                       # new arrays: the float master weights
     hook = weight_quantizer(master, scheme, bits, granularity=granularity, range_method=range_method,
                             random_state=random_state)
@@ -406,6 +422,7 @@ def gradient_quantizer(bits: int, random_state=0):
     b = 1: g ~ m s with m = max|g| and s = +1 with probability (1 + g/m) / 2, else -1.
     """
     bits = check_int("gradient bits", bits, low=1, high=16)
+    check_random_state("random_state", random_state)
     rng = np.random.default_rng(random_state)
 
     def transform(i, name, g):

@@ -35,7 +35,9 @@ from typing import Callable, Optional
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_array_2d, check_choice, check_float, check_int
+from ._validation import (check_array_2d, check_bool, check_callable, check_choice, check_float, check_int,
+                          check_labels, check_network)
+from ._validation import check_random_state as check_seed
 from .network import Network, activate, activation_derivative
 
 WeightTransform = Callable[[int, str, np.ndarray], np.ndarray]
@@ -215,9 +217,25 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
     progress : show a tqdm progress bar (a widget in JupyterLab).
     on_epoch : called as on_epoch(epoch, history) after each epoch.
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be a compresslab Network; got {type(network).__name__}")
+    check_network("network", network)
+    if not any(layer.params for layer in network.layers):
+        raise ValueError("network has nothing to train: none of its layers has float parameters "
+                         f"({', '.join(layer.kind for layer in network.layers)}); train the float "
+                         "network, then compress it (or use quantization_aware_training)")
     X = check_array_2d("X", X, n_features=network.n_features).astype(network.dtype, copy=False)
+    check_labels("y", y, network, n_samples=X.shape[0])
+    momentum = check_float("momentum", momentum, low=0, high=1, high_open=True)
+    if (X_test is None) != (y_test is None):
+        raise ValueError(f"give both X_test and y_test or neither; got X_test={type(X_test).__name__}, "
+                         f"y_test={type(y_test).__name__}")
+    if X_test is not None:
+        X_test = check_array_2d("X_test", X_test, n_features=network.n_features)
+        check_labels("y_test", y_test, network, n_samples=X_test.shape[0])
+    for hook_name, hook in (("weight_transform", weight_transform), ("gradient_transform", gradient_transform),
+                            ("after_step", after_step), ("on_epoch", on_epoch)):
+        check_callable(hook_name, hook)
+    check_seed("random_state", random_state)
+    check_bool("progress", progress)
     Y = target_matrix(network, y)
     if Y.shape[0] != X.shape[0]:
         raise ValueError(f"X and y must have the same number of samples; got {X.shape[0]} and {Y.shape[0]}")
@@ -262,6 +280,10 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
             if after_step is not None:
                 after_step(network)
         history.loss.append(total / X.shape[0])
+        if not np.isfinite(history.loss[-1]) or _diverged(network, weight_transform):
+            raise ValueError(f"training diverged: the loss is {history.loss[-1]} after epoch {epoch + 1} "
+                             f"(or a weight is no longer finite); try a smaller learning_rate "
+                             f"(got {learning_rate})")
         history.train_accuracy.append(_accuracy(network, X, y, weight_transform))
         if has_test:
             history.test_accuracy.append(_accuracy(network, X_test, y_test, weight_transform))
@@ -274,6 +296,15 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
     if bar is not None:
         bar.close()
     return history
+
+
+def _diverged(network, weight_transform) -> bool:
+    """True when a weight (as the forward pass uses it) is no longer finite."""
+    masters = _swap_in_transformed(network, weight_transform)
+    try:
+        return not all(np.isfinite(w).all() for layer in network.layers for w in layer.params.values())
+    finally:
+        _restore(network, masters)
 
 
 def _accuracy(network, X, y, weight_transform):
