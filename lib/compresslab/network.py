@@ -305,8 +305,8 @@ class Dense(StoredLayer):
     def __init__(self, weight, bias, *, compute_dtype=None):
         shape = weight.shape if isinstance(weight, Encoded) else np.shape(weight)
         bias_shape = bias.shape if isinstance(bias, Encoded) else np.shape(bias)
-        if len(shape) != 2:
-            raise ValueError(f"weight must be 2-D (n_inputs, n_outputs); got shape {tuple(shape)}")
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(f"weight must be 2-D (n_inputs, n_outputs), both at least 1; got shape {tuple(shape)}")
         if tuple(bias_shape) != (shape[1],):
             raise ValueError(f"bias must have shape ({shape[1]},) to match weight; got {tuple(bias_shape)}")
         self.shape = tuple(shape)

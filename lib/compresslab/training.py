@@ -280,13 +280,19 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
             if after_step is not None:
                 after_step(network)
         history.loss.append(total / X.shape[0])
+        diverged = ValueError(f"training diverged: the loss is {history.loss[-1]} after epoch {epoch + 1} "
+                              f"(or a weight or an output is no longer finite); try a smaller learning_rate "
+                              f"(got {learning_rate})")
         if not np.isfinite(history.loss[-1]) or _diverged(network, weight_transform):
-            raise ValueError(f"training diverged: the loss is {history.loss[-1]} after epoch {epoch + 1} "
-                             f"(or a weight is no longer finite); try a smaller learning_rate "
-                             f"(got {learning_rate})")
-        history.train_accuracy.append(_accuracy(network, X, y, weight_transform))
-        if has_test:
-            history.test_accuracy.append(_accuracy(network, X_test, y_test, weight_transform))
+            raise diverged
+        try:
+            history.train_accuracy.append(_accuracy(network, X, y, weight_transform))
+            if has_test:
+                history.test_accuracy.append(_accuracy(network, X_test, y_test, weight_transform))
+        except ValueError as exc:          # finite weights whose outputs overflow
+            if "must be finite" in str(exc):
+                raise diverged from exc
+            raise
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{history.loss[-1]:.4f}", acc=f"{history.train_accuracy[-1]:.3f}")
