@@ -24,7 +24,7 @@ def test_environment_yml_and_pyproject_name_the_same_runtime_dependencies():
     conda -= {"python", "pip"}
     assert pyproject == conda
     assert {"numpy", "scipy", "scikit-learn", "matplotlib", "ipympl", "ipywidgets", "jupyterlab", "tqdm",
-            "ipykernel"} == pyproject      # ipykernel: pinned below 7, see pyproject.toml
+            "ipykernel", "voila"} == pyproject      # ipykernel: pinned below 7, see pyproject.toml
 
 
 def test_the_kernel_is_pinned_below_7_in_both_files():
@@ -69,3 +69,10 @@ def test_lab_overrides_switch_off_the_news_prompt_for_make_lab_and_binder():
     assert overrides["@jupyterlab/apputils-extension:kernels-settings"]["commsOverSubshells"] == "disabled"
     assert "lab-overrides.json" in (ROOT / "Makefile").read_text()
     assert "lab-overrides.json" in (ROOT / "postBuild").read_text()
+
+
+def test_lecture_mode_is_installed_by_make_and_by_binder():
+    makefile, post_build = (ROOT / "Makefile").read_text(), (ROOT / "postBuild").read_text()
+    assert "cp tools/voila.py $(VENV)/etc/jupyter/voila.py" in makefile
+    assert 'cp tools/voila.py "$etc/voila.py"' in post_build
+    assert "voila notebooks/ --no-browser --Voila.ip=127.0.0.1" in makefile and "--token" in makefile
