@@ -1,4 +1,9 @@
-"""Dashboards without a browser: set each control's value, check report and plotted data."""
+"""Dashboards without a browser: set each control's value, check report and plotted data.
+
+Every fixture builds a fresh dashboard (function scope): the tests pass in any
+order (``-p randomly``). Building one closes the previous one of its class,
+and the per-dataset curves are cached by content, so a rebuild is cheap.
+"""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,7 +14,7 @@ import pytest  # noqa: E402
 from compresslab.dashboards import IntroductionDashboard  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def intro():
     return IntroductionDashboard()
 
@@ -99,7 +104,7 @@ from compresslab.dashboards import LowRankDashboard  # noqa: E402
 from compresslab.lowrank import LowRank  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def lowrank():
     dash = LowRankDashboard(ranks=(20, 20, 10))
     dash.fig.canvas.draw()                    # the first full draw captures the blit background
@@ -152,8 +157,9 @@ def test_lowrank_global_budget_mode(lowrank):
 
 
 def test_lowrank_file_size_arrives(lowrank):
+    lowrank.file_size_delay = 0
     lowrank.controls["rank0"].value = 30
-    lowrank.file_size_job.result(timeout=30)
+    lowrank.settle(timeout=30)
     assert lowrank.report.file_bytes > 0 and lowrank.report.alpha_bytes > 1
     assert "deflating" not in lowrank.readout.value
 
@@ -188,7 +194,7 @@ from compresslab.dashboards import QuantizationDashboard  # noqa: E402
 from compresslab.quantization import QuantizedDense, QuantizedInput  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def quant():
     dash = QuantizationDashboard(bits=4, scheme="symmetric")
     dash.fig.canvas.draw()
@@ -285,8 +291,9 @@ def test_quantization_qat_needs_a_quantized_format(quant):
 
 
 def test_quantization_file_size_and_layer_dropdown(quant):
-    quant.controls["bits"].value = 4
-    quant.file_size_job.result(timeout=30)
+    quant.file_size_delay = 0
+    quant.controls["bits"].value = 5
+    quant.settle(timeout=30)
     assert quant.report.file_bytes < quant.baseline.serialized_bytes() / 5
     before = quant.plot.hist_line.get_xdata().copy()
     quant.controls["layer"].value = 2
@@ -294,8 +301,10 @@ def test_quantization_file_size_and_layer_dropdown(quant):
     assert quant.last_error is None
 
 
-def test_quantization_warmup_fills_the_cache(quant):
-    quant.warmup.join(timeout=120)
-    assert not quant.warmup.is_alive()
-    assert ("affine", 13, "neuron", "mse", 0) in quant._networks
-    assert quant._networks[("affine", 13, "neuron", "mse", 0)].layers[0].bits == 13
+def test_quantization_keeps_a_bounded_number_of_networks(quant):
+    from compresslab.dashboards.quantization import CACHED_NETWORKS
+
+    for bits in range(2, 17):
+        quant.controls["bits"].value = bits
+    assert len(quant._networks) == CACHED_NETWORKS
+    assert quant.last_error is None

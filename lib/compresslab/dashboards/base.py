@@ -52,6 +52,12 @@ class Dashboard(abc.ABC):
 
     @property
     @abc.abstractmethod
+    def live_controls(self) -> tuple:
+        """Names of the controls whose change updates ``report`` at once (the
+        others, such as an epochs slider, only feed a button)."""
+
+    @property
+    @abc.abstractmethod
     def fig(self):
         """The one matplotlib figure, updated in place."""
 
@@ -126,6 +132,7 @@ class LiveDashboard(Dashboard):
             previous().close()
         _LIVE[type(self)] = weakref.ref(self)
         self._controls, self.plot, self._report = controls, plot, None
+        self._live = []                 # what watch() observes
         # ipywidgets swallows exceptions raised in callbacks; show them here instead.
         self._errors = widgets.Output(layout=widgets.Layout(max_height="12em", overflow="auto"))
         self._errors.add_class("compresslab-errors")
@@ -150,6 +157,7 @@ class LiveDashboard(Dashboard):
 
     # --- the contract -------------------------------------------------------------------
     controls = property(lambda self: self._controls, doc=Dashboard.controls.__doc__)
+    live_controls = property(lambda self: tuple(self._live), doc=Dashboard.live_controls.__doc__)
     fig = property(lambda self: self.plot.fig, doc=Dashboard.fig.__doc__)
     report = property(lambda self: self._report, doc=Dashboard.report.__doc__)
     widget = property(lambda self: self._widget, doc=Dashboard.widget.__doc__)
@@ -167,6 +175,7 @@ class LiveDashboard(Dashboard):
     def watch(self, names, action=None):
         """Run ``action`` (default: ``update``) safely whenever one of these controls changes."""
         for name in names:
+            self._live.append(name)
             self._controls[name].observe(functools.partial(self._on_change, action), names="value")
 
     def _on_change(self, action, change):
@@ -373,3 +382,15 @@ class LRU:
     def clear(self):
         with self._lock:
             self._items.clear()
+
+
+_BASELINES = LRU(maxsize=2)
+
+
+def shared_baseline(name: str):
+    """``load_baseline(name)``, loaded once per kernel and shared by the dashboards
+    (they never train it in place: fine-tuning and QAT work on copies). Sharing
+    the network object also shares what is cached per network (its SVDs)."""
+    from ..baseline import load_baseline
+
+    return _BASELINES.get(name, lambda: load_baseline(name))

@@ -15,13 +15,12 @@ import threading
 
 import ipywidgets as widgets
 
-from ..baseline import load_baseline
 from ..metrics import evaluate
 from ..models import DEFAULT_HIDDEN_LAYER_SIZES
 from ..network import random_network
 from ..plots import ArchitectureFigure
 from ..training import train
-from .base import LiveDashboard, fmt_bytes, readout_table
+from .base import LiveDashboard, fmt_bytes, readout_table, shared_baseline
 
 FIRST_LAYER_SIZES = (8, 16, 32, 64, 100, 200, 300)
 SECOND_LAYER_SIZES = (0, 10, 16, 32, 64, 100)        # 0: no second hidden layer
@@ -60,7 +59,7 @@ class IntroductionDashboard(LiveDashboard):
     def dataset(self):
         name = self.controls["dataset"].value
         if name not in self._baselines:
-            base = self._baselines[name] = load_baseline(name)
+            base = self._baselines[name] = shared_baseline(name)
             self._trained[(name, base.network.hidden_layer_sizes)] = (
                 base.network, "pretrained (scikit-learn)", base.accuracy)
             self.warmup = threading.Thread(target=self._warm_file_sizes, args=(base,), daemon=True)
@@ -137,7 +136,8 @@ class IntroductionDashboard(LiveDashboard):
         points = [(8 * net.n_params, accuracy)
                   for (name, _), (net, _, accuracy) in self._trained.items() if name == ds.name]
         accuracy = r.accuracy if self.trained else None
-        self.plot.update(names, layer_bytes64, points, (8 * network.n_params, accuracy))
+        self.plot.update(names, layer_bytes64, points, (8 * network.n_params, accuracy),
+                         stored=self.controls["dtype"].value)
         arch = " - ".join(str(s) for s in (ds.n_features, *self.hidden_layer_sizes, len(ds.classes)))
         acc_text = f"{r.accuracy:.2%}" if self.trained else "untrained: press Train"
         self.readout.value = readout_table([

@@ -14,12 +14,11 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from ..baseline import load_baseline
 from ..lowrank import allocate_ranks, budget_range, factorize, layer_svds, sweep_budget, sweep_energy
 from ..metrics import evaluate
 from ..plots import LowRankFigure
 from ..training import train
-from .base import LRU, LiveDashboard, fmt_bytes, readout_table
+from .base import LRU, LiveDashboard, fmt_bytes, readout_table, shared_baseline
 
 DATASETS = ("mnist-5k", "digits")
 MODES = ("per layer", "energy", "global budget")
@@ -86,7 +85,7 @@ class LowRankDashboard(LiveDashboard):
         """Everything that does not depend on a slider: SVDs, sweep curves, timings.
         ``ranks``: the initial rank sliders (default: 90 % energy per layer)."""
         name = self.controls["dataset"].value
-        self.base = base = load_baseline(name)
+        self.base = base = shared_baseline(name)
         self.dataset, self.baseline = base.dataset, base.network
         if len(base.network.layers) != N_LAYERS:
             raise ValueError(f"the dashboard shows {N_LAYERS} layers; {name} has {len(base.network.layers)}")

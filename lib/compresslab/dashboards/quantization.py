@@ -13,12 +13,11 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from ..baseline import load_baseline
 from ..metrics import evaluate
 from ..plots import QuantizationFigure
 from ..quantization import (activation_ranges, canonical_setting, quantization_aware_training, quantize,
                             quantize_activations, scheme_options, sweep_schemes)
-from .base import LRU, LiveDashboard, fmt_bytes, readout_table
+from .base import LRU, LiveDashboard, fmt_bytes, readout_table, shared_baseline
 
 DATASETS = ("mnist-5k", "digits")
 BIT_OPTIONS = tuple(range(1, 17)) + (32, 64)
@@ -118,7 +117,7 @@ class QuantizationDashboard(LiveDashboard):
 
     def _load_dataset(self):
         name = self.controls["dataset"].value
-        self.base = base = load_baseline(name)
+        self.base = base = shared_baseline(name)
         self.dataset, self.baseline = base.dataset, base.network
         self.baseline_accuracy = base.accuracy
         self._networks.clear()

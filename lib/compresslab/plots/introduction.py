@@ -69,14 +69,17 @@ class ArchitectureFigure:
             ax.minorticks_off()
         self.fig.tight_layout()
 
-    def update(self, layer_names, layer_bytes64, points, current):
+    def update(self, layer_names, layer_bytes64, points, current, stored="float64"):
         """``points``: [(size_bytes, accuracy)] of trained models; ``current``:
-        (size_bytes, accuracy or None)."""
+        (size_bytes, accuracy or None); ``stored``: the dtype chosen, whose bars are
+        solid (the other's faded)."""
         layer_bytes64 = list(layer_bytes64)
         for i, (bar64, bar32, name) in enumerate(zip(self.bars64, self.bars32, self.names)):
             size = kilobytes(layer_bytes64[i]) if i < len(layer_bytes64) else 1e-9   # hidden: log axis
             bar64.set_width(size)
             bar32.set_width(size / 2)
+            bar64.set_alpha(1.0 if stored == "float64" else 0.3)
+            bar32.set_alpha(1.0 if stored == "float32" else 0.3)
             name.set_text(layer_names[i] if i < len(layer_names) else "")
         self.trained.set_data([kilobytes(s) for s, _ in points], [self._error(a) for _, a in points])
         size, accuracy = current
