@@ -308,3 +308,91 @@ def test_quantization_keeps_a_bounded_number_of_networks(quant):
         quant.controls["bits"].value = bits
     assert len(quant._networks) == CACHED_NETWORKS
     assert quant.last_error is None
+
+
+# --- background work: failures reach the panel, waits are bounded, readouts are consistent -----
+
+def test_a_failing_file_size_job_is_shown_and_the_next_move_completes(monkeypatch):
+    import compresslab.metrics as metrics
+
+    dash = QuantizationDashboard(bits=4)
+    dash.file_size_delay = 0
+    real, calls = metrics.with_file_bytes, []
+
+    def fails_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("no room to deflate")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(metrics, "with_file_bytes", fails_once)
+    dash.controls["bits"].value = 6
+    with pytest.raises(MemoryError):
+        dash.file_size_job.result(timeout=30)              # the Future is completed, not left hanging
+    dash.controls["bits"].value = 5                        # the next move does not wait forever
+    assert dash.last_error is None and dash.report.params > 0
+    dash.flush()                                           # the failure reaches the panel on this thread
+    assert isinstance(dash.last_error, MemoryError)
+    assert "no room to deflate" in "".join(o.get("text", "") for o in dash.errors.outputs)
+    dash.settle(timeout=30)
+    assert dash.report.file_bytes > 0 and "deflating" not in dash.readout.value
+    dash.close()
+
+
+def _readout_rows(html_text):
+    import re
+
+    return dict(re.findall(r"nowrap'>([^<]+)</td><td[^>]*><b>([^<]*)</b>", html_text))
+
+
+def test_every_rendered_readout_matches_its_own_settings():
+    """Random moves with background completions interleaved: every readout ever
+    rendered shows the numbers of the setting it names (never new settings
+    beside old numbers)."""
+    import html as html_lib
+
+    from compresslab.metrics import evaluate
+    from compresslab.quantization import activation_ranges, quantize, quantize_activations
+
+    dash = QuantizationDashboard(bits=4)
+    dash.file_size_delay = 0
+    rendered = []
+    dash.readout.observe(lambda change: rendered.append(change["new"]), names="value")
+    rng = np.random.default_rng(0)
+    moves = {"bits": (2, 3, 4, 8, 32), "scheme": ("symmetric", "affine", "binary"),
+             "granularity": ("tensor", "neuron"), "activation_bits": (0, 4)}
+    for _ in range(14):
+        name = rng.choice(list(moves))
+        dash.controls[name].value = moves[name][rng.integers(len(moves[name]))]
+        if rng.random() < 0.5:
+            dash.settle(timeout=30)                       # a completion lands between moves
+        elif rng.random() < 0.5:
+            dash.flush()                                  # or a stale one may land
+    dash.settle(timeout=30)
+    assert dash.last_error is None
+    ranges = activation_ranges(dash.baseline, dash.dataset.X_train)
+    checked = set()
+    for text in rendered:
+        rows = {k: html_lib.unescape(v) for k, v in _readout_rows(text).items()}
+        weights = [w.strip() for w in rows["weights"].split(",")]
+        scheme, bits = weights[0], int(weights[1].split()[0])
+        granularity = next((w.split()[1] for w in weights if w.startswith("per ")), "tensor")
+        range_method = next((w.split()[1] for w in weights if w.startswith("range ")), "minmax")
+        act = 0 if rows["activations"] == "float" else int(rows["activations"].split()[0])
+        key = (scheme, bits, granularity, range_method, act, rows["size (.npz file)"])
+        if key in checked:
+            continue
+        checked.add(key)
+        q = dash.baseline if scheme == "float64" else quantize(dash.baseline, scheme, bits, granularity=granularity,
+                                                               range_method=range_method)
+        if act:
+            q = quantize_activations(q, act, ranges)
+        r = evaluate(q, dash.dataset, dash.baseline, measure=False)
+        assert rows["test accuracy"].startswith(f"{r.accuracy:.2%}"), (key, rows)
+        assert rows["beta (bits)"] == f"{r.beta:.2f}", (key, rows)
+        if "B" in rows["size (.npz file)"]:
+            from compresslab.dashboards.base import fmt_bytes
+
+            assert rows["size (.npz file)"] == fmt_bytes(q.serialized_bytes()), (key, rows)
+    assert len(checked) >= 5
+    dash.close()
