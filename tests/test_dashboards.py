@@ -1,4 +1,9 @@
-"""Dashboards without a browser: set each control's value, check report and plotted data."""
+"""Dashboards without a browser: set each control's value, check report and plotted data.
+
+Every fixture builds a fresh dashboard (function scope): the tests pass in any
+order (``-p randomly``). Building one closes the previous one of its class,
+and the per-dataset curves are cached by content, so a rebuild is cheap.
+"""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,7 +14,7 @@ import pytest  # noqa: E402
 from compresslab.dashboards import IntroductionDashboard  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def intro():
     return IntroductionDashboard()
 
@@ -99,7 +104,7 @@ from compresslab.dashboards import LowRankDashboard  # noqa: E402
 from compresslab.lowrank import LowRank  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def lowrank():
     dash = LowRankDashboard(ranks=(20, 20, 10))
     dash.fig.canvas.draw()                    # the first full draw captures the blit background
@@ -152,8 +157,9 @@ def test_lowrank_global_budget_mode(lowrank):
 
 
 def test_lowrank_file_size_arrives(lowrank):
+    lowrank.file_size_delay = 0
     lowrank.controls["rank0"].value = 30
-    lowrank.file_size_job.result(timeout=30)
+    lowrank.settle(timeout=30)
     assert lowrank.report.file_bytes > 0 and lowrank.report.alpha_bytes > 1
     assert "deflating" not in lowrank.readout.value
 
@@ -189,7 +195,7 @@ from compresslab.encoding import QuantizedArray  # noqa: E402
 from compresslab.quantization import QuantizedInput  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def quant():
     dash = QuantizationDashboard(bits=4, scheme="symmetric")
     dash.fig.canvas.draw()
@@ -287,8 +293,9 @@ def test_quantization_qat_needs_a_quantized_format(quant):
 
 
 def test_quantization_file_size_and_layer_dropdown(quant):
-    quant.controls["bits"].value = 4
-    quant.file_size_job.result(timeout=30)
+    quant.file_size_delay = 0
+    quant.controls["bits"].value = 5
+    quant.settle(timeout=30)
     assert quant.report.file_bytes < quant.baseline.serialized_bytes() / 5
     before = quant.plot.hist_line.get_xdata().copy()
     quant.controls["layer"].value = 2
@@ -296,8 +303,98 @@ def test_quantization_file_size_and_layer_dropdown(quant):
     assert quant.last_error is None
 
 
-def test_quantization_warmup_fills_the_cache(quant):
-    quant.warmup.join(timeout=120)
-    assert not quant.warmup.is_alive()
-    assert ("affine", 13, "neuron", "mse", 0) in quant._networks
-    assert quant._networks[("affine", 13, "neuron", "mse", 0)].layers[0].encoded["weight"].bits == 13
+def test_quantization_keeps_a_bounded_number_of_networks(quant):
+    from compresslab.dashboards.quantization import CACHED_NETWORKS
+
+    for bits in range(2, 17):
+        quant.controls["bits"].value = bits
+    assert len(quant._networks) == CACHED_NETWORKS
+    assert quant.last_error is None
+
+
+# --- background work: failures reach the panel, waits are bounded, readouts are consistent -----
+
+def test_a_failing_file_size_job_is_shown_and_the_next_move_completes(monkeypatch):
+    import compresslab.metrics as metrics
+
+    dash = QuantizationDashboard(bits=4)
+    dash.file_size_delay = 0
+    real, calls = metrics.with_file_bytes, []
+
+    def fails_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("no room to deflate")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(metrics, "with_file_bytes", fails_once)
+    dash.controls["bits"].value = 6
+    with pytest.raises(MemoryError):
+        dash.file_size_job.result(timeout=30)              # the Future is completed, not left hanging
+    dash.controls["bits"].value = 5                        # the next move does not wait forever
+    assert dash.last_error is None and dash.report.params > 0
+    dash.flush()                                           # the failure reaches the panel on this thread
+    assert isinstance(dash.last_error, MemoryError)
+    assert "no room to deflate" in "".join(o.get("text", "") for o in dash.errors.outputs)
+    dash.settle(timeout=30)
+    assert dash.report.file_bytes > 0 and "deflating" not in dash.readout.value
+    dash.close()
+
+
+def _readout_rows(html_text):
+    import re
+
+    return dict(re.findall(r"nowrap'>([^<]+)</td><td[^>]*><b>([^<]*)</b>", html_text))
+
+
+def test_every_rendered_readout_matches_its_own_settings():
+    """Random moves with background completions interleaved: every readout ever
+    rendered shows the numbers of the setting it names (never new settings
+    beside old numbers)."""
+    import html as html_lib
+
+    from compresslab.metrics import evaluate
+    from compresslab.quantization import activation_ranges, quantize, quantize_activations
+
+    dash = QuantizationDashboard(bits=4)
+    dash.file_size_delay = 0
+    rendered = []
+    dash.readout.observe(lambda change: rendered.append(change["new"]), names="value")
+    rng = np.random.default_rng(0)
+    moves = {"bits": (2, 3, 4, 8, 32), "scheme": ("symmetric", "affine", "binary"),
+             "granularity": ("tensor", "neuron"), "activation_bits": (0, 4)}
+    for _ in range(14):
+        name = rng.choice(list(moves))
+        dash.controls[name].value = moves[name][rng.integers(len(moves[name]))]
+        if rng.random() < 0.5:
+            dash.settle(timeout=30)                       # a completion lands between moves
+        elif rng.random() < 0.5:
+            dash.flush()                                  # or a stale one may land
+    dash.settle(timeout=30)
+    assert dash.last_error is None
+    ranges = activation_ranges(dash.baseline, dash.dataset.X_train)
+    checked = set()
+    for text in rendered:
+        rows = {k: html_lib.unescape(v) for k, v in _readout_rows(text).items()}
+        weights = [w.strip() for w in rows["weights"].split(",")]
+        scheme, bits = weights[0], int(weights[1].split()[0])
+        granularity = next((w.split()[1] for w in weights if w.startswith("per ")), "tensor")
+        range_method = next((w.split()[1] for w in weights if w.startswith("range ")), "minmax")
+        act = 0 if rows["activations"] == "float" else int(rows["activations"].split()[0])
+        key = (scheme, bits, granularity, range_method, act, rows["size (.npz file)"])
+        if key in checked:
+            continue
+        checked.add(key)
+        q = dash.baseline if scheme == "float64" else quantize(dash.baseline, scheme, bits, granularity=granularity,
+                                                               range_method=range_method)
+        if act:
+            q = quantize_activations(q, act, ranges)
+        r = evaluate(q, dash.dataset, dash.baseline, measure=False)
+        assert rows["test accuracy"].startswith(f"{r.accuracy:.2%}"), (key, rows)
+        assert rows["beta (bits)"] == f"{r.beta:.2f}", (key, rows)
+        if "B" in rows["size (.npz file)"]:
+            from compresslab.dashboards.base import fmt_bytes
+
+            assert rows["size (.npz file)"] == fmt_bytes(q.serialized_bytes()), (key, rows)
+    assert len(checked) >= 5
+    dash.close()

@@ -12,12 +12,13 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_dataset": "data", "Dataset": "data", "DATASETS": "data",
     "load_pretrained": "models", "train_baseline": "models",
+    "load_baseline": "baseline", "Baseline": "baseline",
     "Network": "network", "Dense": "network", "from_sklearn": "network",
     "train": "training", "History": "training",
     "compression_rate": "metrics", "index_space_saving": "metrics", "speedup": "metrics",
     "evaluate": "metrics", "sweep": "metrics", "Report": "metrics",
-    "factorize": "lowrank", "allocate_ranks": "lowrank",
-    "quantize": "quantization", "quantization_aware_training": "quantization",
+    "factorize": "lowrank", "allocate_ranks": "lowrank", "sweep_energy": "lowrank", "sweep_budget": "lowrank",
+    "quantize": "quantization", "quantization_aware_training": "quantization", "sweep_schemes": "quantization",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -6,7 +6,8 @@ median of several repeats after a warm-up; the BLAS thread count is printed.
 Sections:
 - core: forward pass through ``Network`` vs the raw ``X @ W + b`` chain
   (the engine's overhead), ``evaluate``, one training epoch, ``load_pretrained``;
-- dashboards: how long one control change takes inside the kernel.
+- dashboards: how long one control change takes inside the kernel;
+- memory: peak RSS of building and stressing each dashboard (budget 400 MB).
 """
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ def bench_dashboards() -> list[dict]:
              for k in ranks]
     for visit in ("first", "again"):
         times = _time_moves(dash, moves)
-        dash.file_size_job.result()
+        dash.settle(timeout=60)
         rows.append(dict(dashboard="low-rank, rank sliders (mnist-5k)", visit=visit, moves=len(moves),
                          median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
                          build_s=build_s, ready_s=build_s))
@@ -167,9 +168,7 @@ def bench_dashboards() -> list[dict]:
 
     start = time.perf_counter()
     dash = QuantizationDashboard(dataset="mnist-5k")
-    build_s = time.perf_counter() - start
-    dash.warmup.join()                     # settings quantized in the background
-    warm_s = time.perf_counter() - start
+    build_s = warm_s = time.perf_counter() - start
     dash.fig.canvas.draw()
     moves = [("bits", b) for b in (8, 6, 3, 2, 16, 1, 32, 64, 4)] + [
         ("range", "mse"), ("granularity", "neuron"), ("scheme", "affine"), ("scheme", "kmeans"),
@@ -182,6 +181,50 @@ def bench_dashboards() -> list[dict]:
         for name, value in (("range", "minmax"), ("granularity", "tensor"), ("activation_bits", 0)):
             dash.controls[name].value = value
     return rows
+
+
+STRESS_MOVES = {
+    "IntroductionDashboard": [("hidden1", v) for v in (200, 100, 64, 32, 8, 300)] + [("hidden2", v) for v in (64, 0, 100)]
+    + [("dtype", "float32"), ("dataset", "digits"), ("hidden1", 16), ("dataset", "mnist-5k")],
+    "LowRankDashboard": [(f"rank{i}", k) for i in range(3) for k in (2, 8, 30, 60)]
+    + [("mode", "energy"), ("energy", 0.5), ("energy", 0.95), ("mode", "global budget"), ("budget", 5.0),
+       ("budget", 40.0), ("dataset", "digits"), ("dataset", "mnist-5k")],
+    "QuantizationDashboard": [("bits", b) for b in range(1, 17)] + [("range", "mse"), ("granularity", "neuron")]
+    + [("bits", b) for b in range(2, 17)] + [("scheme", s) for s in ("affine", "kmeans", "binary", "symmetric")]
+    + [("activation_bits", a) for a in (8, 4, 2, 0)] + [("dataset", "digits"), ("dataset", "mnist-5k")],
+}
+
+
+def dashboard_peak_rss_mb(name: str) -> float:
+    """Peak resident memory (MB) of a fresh interpreter that builds dashboard
+    ``name`` (a class in ``compresslab.dashboards``) and moves every control
+    through ``STRESS_MOVES``, with the background file sizes waited for."""
+    import subprocess
+    import sys
+
+    code = f"""
+import resource, matplotlib
+matplotlib.use("Agg")
+import compresslab.dashboards as d
+from compresslab.bench import STRESS_MOVES
+dash = getattr(d, {name!r})()
+dash.fig.canvas.draw()
+for control, value in STRESS_MOVES[{name!r}]:
+    dash.controls[control].value = value
+    dash.fig.canvas.draw()
+    dash.settle(timeout=60)
+    assert dash.last_error is None, dash.last_error
+if getattr(dash, "warmup", None) is not None:
+    dash.warmup.join(timeout=120)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return float(out.split()[-1])
+
+
+def bench_memory() -> list[dict]:
+    """Peak RSS of building and stressing each dashboard, each in its own process."""
+    return [dict(dashboard=name, peak_rss_mb=dashboard_peak_rss_mb(name)) for name in STRESS_MOVES]
 
 
 def bench_lowrank(ranks=(5, 10, 20, 50, 80)) -> list[dict]:
@@ -261,7 +304,9 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
                                        "batch of 1,000 test images"),
             "quantization": (bench_quantization, "Quantization: LeNet-300-100 (mnist-5k), PTQ and QAT; "
                                                  "alpha by .npz bytes; measured delta on 1,000 test images"),
-            "dashboards": (bench_dashboards, "Dashboards: one control change (compute + evaluate + redraw), ms")}
+            "dashboards": (bench_dashboards, "Dashboards: one control change (compute + evaluate + redraw), ms"),
+            "memory": (bench_memory, "Dashboards: peak RSS (MB) of building one and moving every control, "
+                                     "each in a fresh process (budget 400 MB)")}
 
 
 def main(argv=None):

@@ -435,3 +435,62 @@ def gradient_quantizer(bits: int, random_state=0):
         return np.floor(g / scale + rng.random(g.shape)) * scale
 
     return transform
+
+
+# ----------------------------------------------------------------------------
+# What each scheme takes, and sweeps over schemes and bit-widths
+# ----------------------------------------------------------------------------
+
+def scheme_options(scheme: str) -> dict:
+    """The settings ``scheme`` takes: ``bits`` (low, high), and the ``granularity``
+    and ``range_method`` values it can use (a 1-tuple: fixed whatever is asked;
+    None: the setting means nothing to it).
+
+    Only the uniform schemes have a range to choose and a scale per tensor or per
+    neuron; binary and ternary always keep one alpha per neuron; k-means has a
+    codebook and the float formats have neither.
+    """
+    check_choice("scheme", scheme, SCHEMES)
+    uniform = scheme in ("symmetric", "affine")
+    if uniform:
+        granularity = GRANULARITIES
+    elif scheme in ("binary", "ternary"):
+        granularity = ("neuron",)
+    else:
+        granularity = None
+    return {"bits": BIT_RANGES[scheme], "granularity": granularity,
+            "range_method": RANGE_METHODS if uniform else None}
+
+
+def canonical_setting(scheme: str, bits: int, granularity="tensor", range_method="minmax") -> dict:
+    """The PTQ keyword arguments with the settings ``scheme`` ignores normalised away,
+    so two settings that build the same network compare equal (a cache key).
+
+    Bits outside the scheme's range raise (see ``check_bits``)."""
+    options = scheme_options(scheme)
+    bits = check_bits(scheme, bits)
+    if options["granularity"] is not None and len(options["granularity"]) > 1:
+        check_choice("granularity", granularity, options["granularity"])
+    else:
+        granularity = "tensor"          # what quantize_layer is called with; it knows the rest
+    if options["range_method"] is not None:
+        check_choice("range_method", range_method, options["range_method"])
+    else:
+        range_method = "minmax"
+    return dict(scheme=scheme, bits=bits, granularity=granularity, range_method=range_method)
+
+
+def sweep_schemes(network: Network, dataset, bits_per_scheme: dict, *, granularity="neuron",
+                  range_method="mse", **evaluate_kwargs) -> dict:
+    """{scheme: [metrics.Report per bit-width]} of PTQ at each (scheme, bits) in
+    ``bits_per_scheme`` ({scheme: bit-widths}), against ``network``. Schemes that
+    ignore ``granularity`` or ``range_method`` (see ``scheme_options``) ignore them here.
+    ``evaluate_kwargs`` go to ``metrics.evaluate``."""
+    from .metrics import sweep       # metrics sits above the techniques: imported on use
+
+    curves = {}
+    for scheme, bit_list in bits_per_scheme.items():
+        def make(bits, scheme=scheme):
+            return quantize(network, **canonical_setting(scheme, bits, granularity, range_method))
+        curves[scheme] = sweep(make, bit_list, dataset, network, **evaluate_kwargs)
+    return curves

@@ -1,14 +1,15 @@
 """Interactive dashboards, one module per notebook (the only place that imports ipywidgets).
 
-The contract (DESIGN.md): a dashboard has ``controls`` (name -> widget),
-``fig`` (a matplotlib figure updated in place), ``report`` (the latest
-``metrics.Report``) and ``widget`` (what the notebook displays). Setting a
-control's ``.value`` updates ``report`` and the figure synchronously, so
-pytest can drive a dashboard without a browser.
+The contract is ``Dashboard`` (an ABC, see ``base``): ``controls`` (name ->
+widget), ``fig`` (a matplotlib figure updated in place), ``report`` (the latest
+``metrics.Report``), ``widget`` (what the notebook displays), ``errors`` and
+``last_error``, and ``update()``. Setting a control's ``.value`` updates
+``report`` and the figure synchronously, so pytest drives a dashboard without a
+browser; tests/test_dashboard_contract.py checks every dashboard exported here.
 """
-from .base import Dashboard
+from .base import Dashboard, LiveDashboard
 from .introduction import IntroductionDashboard
 from .lowrank import LowRankDashboard
 from .quantization import QuantizationDashboard
 
-__all__ = ["Dashboard", "IntroductionDashboard", "LowRankDashboard", "QuantizationDashboard"]
+__all__ = ["Dashboard", "IntroductionDashboard", "LiveDashboard", "LowRankDashboard", "QuantizationDashboard"]

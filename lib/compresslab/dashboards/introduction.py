@@ -20,25 +20,25 @@ from ..models import DEFAULT_HIDDEN_LAYER_SIZES
 from ..network import random_network
 from ..plots import ArchitectureFigure
 from ..training import train
-from .base import Dashboard, load_baseline, fmt_bytes, readout_table
+from .base import LiveDashboard, fmt_bytes, readout_table, shared_baseline
 
 FIRST_LAYER_SIZES = (8, 16, 32, 64, 100, 200, 300)
 SECOND_LAYER_SIZES = (0, 10, 16, 32, 64, 100)        # 0: no second hidden layer
 DATASETS = ("mnist-5k", "digits")
 
 
-class IntroductionDashboard(Dashboard):
+class IntroductionDashboard(LiveDashboard):
     """Dashboard of the introduction notebook (see module doc).
 
     ``controls``: dataset, hidden1, hidden2, dtype, epochs, train (a button).
     """
 
     def __init__(self, dataset="mnist-5k", epochs=10):
-        super().__init__()
         self._baselines = {}    # dataset name -> Baseline (dataset, pretrained network, its time)
         self._trained = {}      # (dataset, sizes) -> (network, how it was trained, test accuracy)
+        self.warmup = None      # the thread deflating every architecture's file (see _warm_file_sizes)
         h1, h2 = DEFAULT_HIDDEN_LAYER_SIZES[dataset]
-        self.controls = {
+        controls = {
             "dataset": widgets.Dropdown(options=DATASETS, value=dataset, description="dataset"),
             "hidden1": widgets.SelectionSlider(options=FIRST_LAYER_SIZES, value=h1,
                                                description="hidden 1", continuous_update=False),
@@ -46,27 +46,23 @@ class IntroductionDashboard(Dashboard):
                                                description="hidden 2", continuous_update=False),
             "dtype": widgets.ToggleButtons(options=("float64", "float32"), value="float64",
                                            description="stored as", style={"button_width": "70px"}),
-            **self._trainer_controls("train", "Train this architecture", epochs, max_epochs=40),
+            **self.trainer_controls("train", "Train this architecture", epochs, max_epochs=40),
         }
-        self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
-        self.plot = ArchitectureFigure()
-        self.fig = self.plot.fig
-        self.controls["train"].on_click(lambda _: self.safely(self.train_current)())
-        self._observe_controls(["dataset", "hidden1", "hidden2", "dtype"])
-        self.safely(self.update)()
-        sliders = widgets.VBox([self.controls[k] for k in ("dataset", "hidden1", "hidden2", "dtype")],
-                               layout=widgets.Layout(min_width="360px"))
-        self._assemble(sliders)
+        super().__init__(controls, ArchitectureFigure(), ["dataset", "hidden1", "hidden2", "dtype"],
+                         panel_width="360px", trainer="train")
+        controls["train"].on_click(lambda _: self.safely(self.train_current)())
+        self.watch(["dataset", "hidden1", "hidden2", "dtype"])
+        self.refresh()
 
     # --- state ---------------------------------------------------------------
     @property
     def dataset(self):
         name = self.controls["dataset"].value
         if name not in self._baselines:
-            base = self._baselines[name] = load_baseline(name)
+            base = self._baselines[name] = shared_baseline(name)
             self._trained[(name, base.network.hidden_layer_sizes)] = (
                 base.network, "pretrained (scikit-learn)", base.accuracy)
-            self.warmup = threading.Thread(target=self._warm_file_sizes, args=(base.dataset,), daemon=True)
+            self.warmup = threading.Thread(target=self._warm_file_sizes, args=(base,), daemon=True)
             self.warmup.start()
         return self._baselines[name].dataset
 
@@ -88,20 +84,24 @@ class IntroductionDashboard(Dashboard):
         sizes = (ds.n_features, *hidden_layer_sizes, len(ds.classes))
         return random_network(sizes, random_state=sum(sizes))      # the same weights at every visit
 
-    def _warm_file_sizes(self, ds):
+    def _warm_file_sizes(self, base):
         """Compress every architecture's file once, in a background thread.
 
         The .npz size of a 784-300 layer takes ~75 ms to deflate: done on the
         first visit, that would make a slider move miss its 100 ms. zlib
         releases the GIL, so this runs beside the notebook; the sizes land in
-        ``Network.serialized_bytes``'s memo, keyed by content.
+        ``Network.serialized_bytes``'s memo, keyed by content. It touches no
+        widget; a failure is handed to the kernel's thread for the error panel.
         """
-        self._baselines[ds.name].network.astype("float32").serialized_bytes()
-        for h1 in FIRST_LAYER_SIZES:
-            for h2 in SECOND_LAYER_SIZES:
-                net = self._untrained(ds, (h1,) if h2 == 0 else (h1, h2))
-                for dtype in ("float64", "float32"):
-                    net.astype(dtype).serialized_bytes()
+        try:
+            base.network.astype("float32").serialized_bytes()
+            for h1 in FIRST_LAYER_SIZES:
+                for h2 in SECOND_LAYER_SIZES:
+                    net = self._untrained(base.dataset, (h1,) if h2 == 0 else (h1, h2))
+                    for dtype in ("float64", "float32"):
+                        net.astype(dtype).serialized_bytes()
+        except BaseException as exc:        # MemoryError too
+            self._post(lambda: self.show_error(exc, where="file sizes (background): "))
 
     # --- callbacks -------------------------------------------------------------
     def update(self):
@@ -109,8 +109,9 @@ class IntroductionDashboard(Dashboard):
         network, how = self.current_network()
         stored = network.astype(self.controls["dtype"].value)
         base = self._baselines[ds.name]
-        self.report = evaluate(stored, ds, base.network, repeats=3, baseline_seconds=base.seconds)
+        self._report = evaluate(stored, ds, base.network, repeats=3, baseline_seconds=base.seconds)
         self.trained = how is not None
+        self._generation += 1
         self._draw(network, how)
 
     def train_current(self):
@@ -118,7 +119,7 @@ class IntroductionDashboard(Dashboard):
         ds = self.dataset
         network, _ = self.current_network()
         network = network.copy()
-        with self._training() as (epochs, on_epoch):
+        with self.training() as (epochs, on_epoch):
             history = train(network, ds.X_train, ds.y_train, epochs=epochs, batch_size=64,
                             learning_rate=5e-3, progress=False, on_epoch=on_epoch)
         self._trained[(ds.name, self.hidden_layer_sizes)] = (
@@ -135,7 +136,8 @@ class IntroductionDashboard(Dashboard):
         points = [(8 * net.n_params, accuracy)
                   for (name, _), (net, _, accuracy) in self._trained.items() if name == ds.name]
         accuracy = r.accuracy if self.trained else None
-        self.plot.update(names, layer_bytes64, points, (8 * network.n_params, accuracy))
+        self.plot.update(names, layer_bytes64, points, (8 * network.n_params, accuracy),
+                         stored=self.controls["dtype"].value)
         arch = " - ".join(str(s) for s in (ds.n_features, *self.hidden_layer_sizes, len(ds.classes)))
         acc_text = f"{r.accuracy:.2%}" if self.trained else "untrained: press Train"
         self.readout.value = readout_table([

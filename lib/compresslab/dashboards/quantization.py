@@ -2,22 +2,22 @@
 
 Every setting is post-training quantization (PTQ) of the pretrained network;
 "Quantization-aware training" trains with fake-quantized weights and adds its
-point beside the PTQ one. Done once per dataset: the per-scheme curves (also
-the k-means codebooks, the slow part), the measured-speedup points and the
-baseline's timing. Each setting's network is kept, so going back is instant.
+point beside the PTQ one. The per-scheme curves and measured-speedup points
+are computed once per dataset by the library (``quantization.sweep_schemes``);
+which settings a scheme takes is the library's rule too
+(``quantization.scheme_options``). The networks of the last few settings are
+kept in a small LRU, so going back is instant and memory stays bounded.
 """
 from __future__ import annotations
-
-import threading
 
 import ipywidgets as widgets
 import numpy as np
 
-from ..metrics import evaluate, time_forward
+from ..metrics import evaluate
 from ..plots import QuantizationFigure
-from ..quantization import (BIT_RANGES, activation_ranges, quantization_aware_training, quantize,
-                            quantize_activations)
-from .base import Dashboard, load_baseline, fmt_bytes, readout_table
+from ..quantization import (activation_ranges, canonical_setting, quantization_aware_training, quantize,
+                            quantize_activations, scheme_options, sweep_schemes)
+from .base import LRU, LiveDashboard, fmt_bytes, readout_table, shared_baseline
 
 DATASETS = ("mnist-5k", "digits")
 BIT_OPTIONS = tuple(range(1, 17)) + (32, 64)
@@ -25,24 +25,54 @@ SCHEME_OPTIONS = ("symmetric", "affine", "kmeans", "binary")
 ACTIVATION_OPTIONS = (("float", 0), ("16", 16), ("8", 8), ("6", 6), ("4", 4), ("3", 3), ("2", 2))
 CURVE_BITS = {"symmetric": (2, 3, 4, 5, 6, 8, 12, 16), "affine": (2, 3, 4, 5, 6, 8, 12, 16),
               "kmeans": (1, 2, 3, 4, 6, 8), "binary": (1,), "ternary": (2,)}
+MEASURED = {"symmetric": (2, 4, 8), "binary": (1,)}     # settings timed for the measured-speedup points
 CURVE_OPTIONS = dict(granularity="neuron", range_method="mse")
+CACHED_NETWORKS = 12       # settings kept (each a few hundred KB of codes): going back is instant
+
+# (dataset, network content) -> curves and measured points: small, kept across
+# re-built dashboards (a re-run cell, a test): k-means makes them take seconds.
+_CURVES = LRU(maxsize=len(DATASETS))
+
+
+def sweep_curves(base):
+    """What the figure draws for one baseline: {scheme: (alphas, accuracies)} and
+    the measured-speedup points (alphas, deltas)."""
+    net, ds = base.network, base.dataset
+    reports = sweep_schemes(net, ds, CURVE_BITS, measure=False, count_file_bytes=False, **CURVE_OPTIONS)
+    curves = {scheme: ([r.alpha for r in rs], [r.accuracy for r in rs]) for scheme, rs in reports.items()}
+    floats = sweep_schemes(net, ds, {"float32": (32,), "float16": (16,)}, measure=False, count_file_bytes=False)
+    curves["float"] = ([1.0] + [rs[0].alpha for rs in floats.values()],
+                       [base.accuracy] + [rs[0].accuracy for rs in floats.values()])
+    timed = sweep_schemes(net, ds, MEASURED, repeats=3, baseline_seconds=base.seconds, count_file_bytes=False,
+                          **CURVE_OPTIONS)
+    points = [r for rs in timed.values() for r in rs]
+    return curves, ([r.alpha for r in points], [r.speedup_measured for r in points])
 
 
 def effective_setting(scheme, bits):
     """(scheme, bits, note): 32 and 64 bits are float formats whatever the scheme;
-    other bit-widths are clamped to what the scheme can do, and the note says so."""
+    other bit-widths are clamped to what the scheme can do (``scheme_options``),
+    and the note says so."""
     if bits == 64:
         return "float64", 64, ""
     if bits == 32:
         return "float32", 32, ""
-    low, high = BIT_RANGES[scheme]
+    low, high = scheme_options(scheme)["bits"]
     if low <= bits <= high:
         return scheme, bits, ""
     used = min(max(bits, low), high)
     return scheme, used, f"{scheme} works with {low}-{high} bits: using {used}"
 
 
-class QuantizationDashboard(Dashboard):
+def takes(scheme, option) -> bool:
+    """Whether the user has a choice of ``option`` ("granularity", "range_method") for ``scheme``."""
+    if scheme == "float64":
+        return False
+    choices = scheme_options(scheme)[option]
+    return choices is not None and len(choices) > 1
+
+
+class QuantizationDashboard(LiveDashboard):
     """Dashboard of notebooks/02_quantization.ipynb (see module doc).
 
     ``controls``: dataset, bits, scheme, granularity, range, activation_bits,
@@ -50,136 +80,108 @@ class QuantizationDashboard(Dashboard):
     """
 
     def __init__(self, dataset="mnist-5k", bits=4, scheme="symmetric", qat_epochs=2):
-        super().__init__()
-        self.controls = {
+        toggle_style = {"button_width": "90px", "description_width": "60px"}
+        controls = {
             "dataset": widgets.Dropdown(options=DATASETS, value=dataset, description="dataset"),
             "bits": widgets.SelectionSlider(options=BIT_OPTIONS, value=bits, description="weight bits",
                                             continuous_update=False),
             "scheme": widgets.ToggleButtons(options=SCHEME_OPTIONS, value=scheme, description="scheme",
-                                            style={"button_width": "90px", "description_width": "60px"}),
+                                            style=toggle_style),
             "granularity": widgets.ToggleButtons(options=("tensor", "neuron"), value="tensor",
-                                                 description="scale per",
-                                                 style={"button_width": "90px", "description_width": "60px"}),
+                                                 description="scale per", style=toggle_style),
             "range": widgets.ToggleButtons(options=("minmax", "mse"), value="minmax", description="range",
-                                           style={"button_width": "90px", "description_width": "60px"}),
+                                           style=toggle_style),
             "activation_bits": widgets.SelectionSlider(options=ACTIVATION_OPTIONS, value=0,
                                                        description="activation bits", continuous_update=False,
                                                        style={"description_width": "initial"}),
             "layer": widgets.Dropdown(options=(("layer 1", 0), ("layer 2", 1), ("layer 3", 2)), value=0,
                                       description="histogram"),
-            **self._trainer_controls("qat", "Quantization-aware training", qat_epochs, max_epochs=10),
+            **self.trainer_controls("qat", "Quantization-aware training", qat_epochs, max_epochs=10),
         }
-        self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
-        self.plot = QuantizationFigure()
-        self.fig = self.plot.fig
-        self.qat_report, self.qat_message = None, ""
-        self.safely(self._load_dataset)(initial=True)
-        self.controls["dataset"].observe(lambda _: self.safely(self._load_dataset)(), names="value")
-        self.controls["layer"].observe(lambda _: self.safely(self._show_layer)(), names="value")
-        self.controls["qat"].on_click(lambda _: self.safely(self.train_qat)())
-        self._observe_controls(["bits", "scheme", "granularity", "range", "activation_bits"])
-        self.safely(self.update)()
-        left = widgets.VBox([self.controls[k] for k in ("dataset", "bits", "scheme", "granularity", "range",
-                                                          "activation_bits", "layer")],
-                            layout=widgets.Layout(min_width="420px"))
-        self._assemble(left)
+        settings = ["bits", "scheme", "granularity", "range", "activation_bits"]
+        super().__init__(controls, QuantizationFigure(), ["dataset", *settings, "layer"], panel_width="420px",
+                         trainer="qat")
+        self.qat_report, self.qat_message, self.note = None, "", ""
+        self._networks = LRU(CACHED_NETWORKS)     # setting -> PTQ network (PTQ is deterministic)
+        self.safely(self._load_dataset)()
+        self.watch(["dataset"], self._switch_dataset)
+        self.watch(["layer"], self._show_layer)
+        controls["qat"].on_click(lambda _: self.safely(self.train_qat)())
+        self.watch(settings)
+        self.refresh()
 
     # --- once per dataset ------------------------------------------------------------
-    def _load_dataset(self, initial=False):
-        name = self.controls["dataset"].value
-        base = load_baseline(name)
-        self.dataset, self.baseline = ds, net = base.dataset, base.network
-        self.baseline_seconds, self.baseline_accuracy = base.seconds, base.accuracy
-        self._networks = {}                # setting -> quantized network (PTQ is deterministic)
-        self.activation_ranges = activation_ranges(net, ds.X_train)       # calibrated once
-        curves, measured = {}, ([], [])
-        for scheme, bit_list in CURVE_BITS.items():
-            points = []
-            for bits in bit_list:
-                q = self.network_for(scheme, bits, **CURVE_OPTIONS)
-                r = evaluate(q, ds, net, measure=False, count_file_bytes=False)
-                points.append((r.alpha, r.accuracy))
-                if bits in (1, 2, 4, 8) and scheme in ("symmetric", "binary"):
-                    measured[0].append(r.alpha)
-                    measured[1].append(self.baseline_seconds / time_forward(q, ds.X_test, repeats=3))
-            curves[scheme] = tuple(zip(*points))
-        floats = [self.network_for(f, b) for f, b in (("float32", 32), ("float16", 16))]
-        float_reports = [evaluate(q, ds, net, measure=False, count_file_bytes=False) for q in floats]
-        curves["float"] = ([1.0] + [r.alpha for r in float_reports],
-                           [self.baseline_accuracy] + [r.accuracy for r in float_reports])
-        self.plot.set_static(curves=curves, reference_accuracy=self.baseline_accuracy, measured_points=measured)
-        self.qat_report = None
-        self.warmup = threading.Thread(target=self._warm_networks, args=(self._networks, net), daemon=True)
-        self.warmup.start()
-        self._show_layer(redraw=False)
-        if not initial:
-            self.update()
+    def _switch_dataset(self):
+        self._load_dataset()
+        self.update()
 
-    def _show_layer(self, redraw=True):
+    def _load_dataset(self):
+        name = self.controls["dataset"].value
+        self.base = base = shared_baseline(name)
+        self.dataset, self.baseline = base.dataset, base.network
+        self.baseline_accuracy = base.accuracy
+        self._networks.clear()
+        self.activation_ranges = activation_ranges(base.network, base.dataset.X_train)    # calibrated once
+        curves, measured = _CURVES.get((name, base.network._content_digest()), lambda: sweep_curves(base))
+        self.plot.set_static(curves=curves, reference_accuracy=base.accuracy, measured_points=measured)
+        self.qat_report = None
+        self._set_histogram()
+
+    def _set_histogram(self):
         layer = self.baseline.layers[self.controls["layer"].value]
         self.plot.set_histogram(layer.to_dense().weight.ravel())
-        if redraw:
-            self.update()
 
-    def network_for(self, scheme, bits, granularity="tensor", range_method="minmax", activation_bits=0,
-                    *, _cache=None, _baseline=None):
-        """The PTQ network for one setting (cached: PTQ is deterministic)."""
-        cache = self._networks if _cache is None else _cache
-        baseline = self.baseline if _baseline is None else _baseline
-        if scheme in ("kmeans", "binary", "ternary", "float16", "float32", "float64"):
-            granularity, range_method = "tensor", "minmax"     # settings these schemes ignore
+    def _show_layer(self):
+        self._set_histogram()
+        self.update()
+
+    def network_for(self, scheme, bits, granularity="tensor", range_method="minmax", activation_bits=0):
+        """The PTQ network for one setting (``setting()``'s keys), from the LRU when it is there."""
         key = (scheme, bits, granularity, range_method, activation_bits)
-        if key not in cache:
-            if activation_bits:          # the weights' network, its activations quantized on top
-                weights = self.network_for(scheme, bits, granularity, range_method, 0, _cache=cache,
-                                           _baseline=baseline)
-                cache[key] = quantize_activations(weights, activation_bits, self.activation_ranges)
-            elif scheme == "float64":
-                cache[key] = baseline
-            else:
-                cache[key] = quantize(baseline, scheme, bits, granularity=granularity, range_method=range_method)
-        return cache[key]
-
-    def _warm_networks(self, cache, baseline):
-        """Background: quantize the settings a slider can reach, so a first visit only evaluates.
-        (NumPy releases the GIL in its array work; the cache and baseline are this dataset's.)"""
-        for bits in range(2, 17):
-            for scheme in ("symmetric", "affine"):
-                for granularity in ("tensor", "neuron"):
-                    for range_method in ("minmax", "mse"):
-                        if cache is not self._networks:      # the dataset changed: stop
-                            return
-                        self.network_for(scheme, bits, granularity, range_method, _cache=cache,
-                                         _baseline=baseline)
-        for bits in (5, 7):
-            self.network_for("kmeans", bits, _cache=cache, _baseline=baseline)
+        if activation_bits:            # the weights' network, its activations quantized on top (shares layers)
+            weights = self.network_for(scheme, bits, granularity, range_method)
+            return self._networks.get(key, lambda: quantize_activations(weights, activation_bits,
+                                                                         self.activation_ranges))
+        if scheme == "float64":
+            return self.baseline
+        return self._networks.get(key, lambda: quantize(self.baseline, scheme, bits, granularity=granularity,
+                                                         range_method=range_method))
 
     # --- every move ------------------------------------------------------------------
     def setting(self):
-        scheme, bits, note = effective_setting(self.controls["scheme"].value, self.controls["bits"].value)
-        return dict(scheme=scheme, bits=bits, granularity=self.controls["granularity"].value,
-                    range_method=self.controls["range"].value,
-                    activation_bits=self.controls["activation_bits"].value), note
+        """(setting, note) of the controls: the scheme's own rules applied (bits clamped,
+        ignored options normalised by ``quantization.canonical_setting``)."""
+        c = self.controls
+        scheme, bits, note = effective_setting(c["scheme"].value, c["bits"].value)
+        if scheme == "float64":
+            weights = dict(scheme=scheme, bits=bits, granularity="tensor", range_method="minmax")
+        else:
+            weights = canonical_setting(scheme, bits, c["granularity"].value, c["range"].value)
+        return dict(**weights, activation_bits=c["activation_bits"].value), note
 
     def update(self):
-        setting, self.note = self.setting()
-        self.network = q = self.network_for(**setting)
-        self._stop_file_size()
-        self.report = evaluate(q, self.dataset, self.baseline, repeats=2,
-                               baseline_seconds=self.baseline_seconds, count_file_bytes=False)
+        setting, note = self.setting()
+        self.controls["granularity"].disabled = not takes(setting["scheme"], "granularity")
+        self.controls["range"].disabled = not takes(setting["scheme"], "range_method")
+        self._stop_file_size()            # a deflate running beside the timing would slow it
+        q = self.network_for(**setting)
+        r = evaluate(q, self.dataset, self.baseline, repeats=2, baseline_seconds=self.base.seconds,
+                     count_file_bytes=False)
+        self.network, self._report, self._setting, self.note = q, r, setting, note
         shown = q.layers[self.controls["layer"].value]
         shown = getattr(shown, "inner", shown)                   # behind an activation quantizer
         weight = shown.encoded.get("weight") if hasattr(shown, "encoded") else None
         levels = weight.levels(self._widest_neuron(shown)) if hasattr(weight, "levels") else None
-        per_neuron = setting["scheme"] in ("binary", "ternary") or (
-            setting["granularity"] == "neuron" and setting["scheme"] in ("symmetric", "affine"))
+        per_neuron = setting["granularity"] == "neuron" or (
+            setting["scheme"] not in ("float64",) and scheme_options(setting["scheme"])["granularity"] == ("neuron",))
         label = "levels of the widest neuron" if per_neuron else "levels"
-        self.plot.update(alpha=self.report.alpha, accuracy=self.report.accuracy,
-                         speedup_measured=self.report.speedup_measured, levels=levels, levels_label=label)
-        self._show_readout()
-        self._schedule_file_size(q, self.report, self.baseline)
+        self.plot.update(alpha=r.alpha, accuracy=r.accuracy, speedup_measured=r.speedup_measured, levels=levels,
+                         levels_label=label)
+        self._schedule_file_size(q, self.baseline)
+        self.render()
 
-    def _widest_neuron(self, layer):
+    @staticmethod
+    def _widest_neuron(layer):
         W = layer.to_dense().weight
         return int(np.argmax(W.max(axis=0) - W.min(axis=0)))
 
@@ -188,9 +190,9 @@ class QuantizationDashboard(Dashboard):
         setting, _ = self.setting()
         if setting["scheme"] in ("float32", "float64"):
             self.qat_message = "QAT needs a quantized format: choose 16 bits or fewer"
-            self._show_readout()
+            self.render()
             return
-        with self._training() as (epochs, on_epoch):
+        with self.training() as (epochs, on_epoch):
             q, history = quantization_aware_training(
                 self.baseline, self.dataset.X_train, self.dataset.y_train, setting["scheme"], setting["bits"],
                 granularity=setting["granularity"], range_method=setting["range_method"], epochs=epochs,
@@ -199,19 +201,22 @@ class QuantizationDashboard(Dashboard):
         self.qat_report = evaluate(q, self.dataset, self.baseline, measure=False,
                                    label=f"QAT {setting['scheme']} {setting['bits']} bit, {epochs} epochs")
         self.plot.show_qat(self.qat_report.alpha, self.qat_report.accuracy)
-        self._show_readout()
+        self.render()
 
-    def _show_readout(self):
-        r = self.report
-        setting, _ = self.setting()
-        activations = setting["activation_bits"] or "float"
+    def render(self):
+        """The readout: the setting this report was computed for (not the controls'
+        values now), then its numbers."""
+        r, setting = self.report, self._setting
+        scheme = setting["scheme"]
+        options = "".join(f", {word} {setting[key]}" for key, word in (("granularity", "per"),
+                                                                         ("range_method", "range"))
+                          if takes(scheme, key))
+        activations = setting["activation_bits"]
         rows = [
-            ("weights", f"{setting['scheme']}, {setting['bits']} bit"
-             + ("" if setting["scheme"] in ("kmeans", "binary", "float32", "float64", "float16")
-                else f", per {setting['granularity']}, {setting['range_method']}")),
-            ("activations", f"{activations} bit" if activations != "float" else "float"),
+            ("weights", f"{scheme}, {setting['bits']} bit{options}"),
+            ("activations", f"{activations} bit" if activations else "float"),
             ("size (bits / 8)", fmt_bytes(r.storage_bits / 8)),
-            ("size (.npz file)", "deflating..." if r.file_bytes is None else fmt_bytes(r.file_bytes)),
+            ("size (.npz file)", self.file_size_text(fmt_bytes)),
             ("alpha bits / file", f"{r.alpha:.2f} / " + ("..." if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("beta (bits)", f"{r.beta:.2f}"),
             ("delta FLOPs / bytes moved", f"{r.speedup_theoretical:.2f} / {r.alpha:.2f}"),

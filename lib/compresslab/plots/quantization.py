@@ -1,0 +1,153 @@
+"""Figures of the quantization notebook: the live dashboard figure and the static
+pictures of levels and training curves."""
+from __future__ import annotations
+
+import numpy as np
+
+from .blit import Blitter
+from .style import PALETTE, SERIES, new_figure, style_axes, styled, suite_style
+
+# One (colour, marker) per scheme, the same in every figure.
+SCHEME_STYLES = {"symmetric": SERIES[0], "affine": SERIES[1], "kmeans": SERIES[2], "binary": SERIES[3],
+                 "ternary": SERIES[4], "float": (PALETTE["black"], "*")}
+
+
+class QuantizationFigure:
+    """Three panels for the quantization dashboard.
+
+    Left: accuracy against compression rate alpha, one precomputed curve per
+    scheme (labelled by bit-width), the current PTQ point and the QAT point.
+    Middle: a layer's weight histogram with the quantization levels (or the
+    k-means centroids) drawn over it. Right: speedup against alpha: memory-bound
+    theory (bytes moved, delta = alpha), FLOPs (delta = 1) and measured points.
+    """
+
+    MAX_LEVELS_DRAWN = 256
+
+    def __init__(self):
+        self.fig, (self.ax_acc, self.ax_hist, self.ax_speed) = new_figure(1, 3, figsize=(9, 3.6),
+                                                                           replace=type(self).__name__)
+        self.hist_top = 1.0
+        with suite_style():
+            self._build()
+        self.blitter = Blitter(self.fig, [self.current, self.qat, self.levels, self.levels_text,
+                                          self.current_measured])
+
+    def _build(self):
+        ax = self.ax_acc
+        self.curves = {s: ax.plot([], [], "-", marker=m, ms=4, lw=1.2, color=c, label=s)[0]
+                       for s, (c, m) in SCHEME_STYLES.items()}
+        self.reference = ax.axhline(np.nan, color=PALETTE["grey"], linestyle="--", lw=1)
+        (self.current,) = ax.plot([], [], "o", color="black", mfc=PALETTE["yellow"], ms=10, label="current (PTQ)")
+        (self.qat,) = ax.plot([], [], "P", color="black", ms=10, label="QAT")
+        style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="test accuracy",
+                   title="Accuracy against compression", xlog=True)
+
+        ax = self.ax_hist
+        (self.hist_line,) = ax.plot([], [], drawstyle="steps-mid", color=PALETTE["grey"], lw=1)
+        (self.levels,) = ax.plot([], [], color=PALETTE["vermillion"], lw=0.8, alpha=0.8)
+        self.levels_text = ax.text(0.02, 0.95, "", transform=ax.transAxes, fontsize=9, va="top")
+        style_axes(ax, xlabel="weight value", ylabel="count (log)", title="Weights and levels",
+                   ylog=True, grid=False)
+
+        ax = self.ax_speed
+        (self.memory_line,) = ax.plot([], [], "-", color=PALETTE["grey"], label="memory-bound: bytes moved")
+        ax.axhline(1.0, color="black", lw=0.8, label="FLOPs (same float ops)")
+        (self.measured_points,) = ax.plot([], [], "s", color=PALETTE["purple"], ms=5, label="measured")
+        (self.current_measured,) = ax.plot([], [], "D", color="black", mfc=PALETTE["yellow"], ms=8)
+        style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="speedup delta",
+                   title="Speedup: theory vs measured", xlog=True, ylog=True, legend_loc="upper left")
+        for a in (self.ax_acc, self.ax_hist, self.ax_speed):
+            a.set_xlim(1, 100)
+            a.set_ylim(0.5, 10)
+            a.minorticks_off()
+        self.fig.tight_layout()
+
+    def set_static(self, *, curves, reference_accuracy, measured_points):
+        """``curves``: {scheme: (alphas, accuracies)}; ``measured_points``: (alphas, deltas)."""
+        for scheme, line in self.curves.items():
+            line.set_data(*curves.get(scheme, ([], [])))
+        self.reference.set_ydata([reference_accuracy] * 2)
+        alphas = np.concatenate([np.asarray(c[0], float) for c in curves.values()] + [[1.0]])
+        accuracies = np.concatenate([np.asarray(c[1], float) for c in curves.values()] + [[reference_accuracy]])
+        for ax in (self.ax_acc, self.ax_speed):
+            ax.set_xlim(0.8, alphas.max() * 1.5)
+        self.ax_acc.set_ylim(max(0.0, accuracies.min() - 0.05), 1.0)
+        with suite_style():
+            self.ax_acc.legend(loc="lower left", ncol=2)
+        xs = np.geomspace(1, alphas.max() * 1.5, 20)
+        self.memory_line.set_data(xs, xs)
+        self.measured_points.set_data(*measured_points)
+        low = min(0.3, np.min(measured_points[1]) / 1.5) if len(measured_points[1]) else 0.3
+        self.ax_speed.set_ylim(low, alphas.max() * 2)
+        self.qat.set_data([], [])
+        self.blitter.redraw_static()
+
+    def set_histogram(self, weights, bins=120):
+        counts, edges = np.histogram(weights, bins=bins)
+        centers = (edges[1:] + edges[:-1]) / 2
+        self.hist_line.set_data(centers, np.maximum(counts, 0.5))
+        margin = 0.05 * (edges[-1] - edges[0])
+        self.ax_hist.set_xlim(edges[0] - margin, edges[-1] + margin)
+        self.ax_hist.set_ylim(0.5, counts.max() * 3)
+        self.hist_top = counts.max() * 2
+        self.blitter.redraw_static()
+
+    def update(self, *, alpha, accuracy, speedup_measured, levels, levels_label):
+        self.current.set_data([alpha], [accuracy])
+        self.current_measured.set_data([alpha], [np.nan if speedup_measured is None else speedup_measured])
+        if levels is None or len(levels) > self.MAX_LEVELS_DRAWN:
+            self.levels.set_data([], [])
+            count = "float format" if levels is None else f"{len(levels):,} levels: too dense to draw"
+            self.levels_text.set_text(f"{levels_label}: {count}")
+        else:
+            xs = np.repeat(levels, 3)
+            ys = np.tile([0.5, self.hist_top, np.nan], len(levels))
+            xs[2::3] = np.nan
+            self.levels.set_data(xs, ys)
+            self.levels_text.set_text(f"{levels_label}: {len(levels)} levels")
+        self.blitter.update()
+
+    def show_qat(self, alpha, accuracy):
+        self.qat.set_data([alpha], [accuracy])
+        self.blitter.update()
+
+
+# --- static figures ------------------------------------------------------------------------
+
+@styled
+def plot_levels(weights, panels):
+    """One histogram of ``weights`` per panel, with that panel's quantization levels.
+
+    ``panels``: {title: levels}."""
+    fig, axes = new_figure(1, len(panels), figsize=(3.0 * len(panels), 2.9), sharey=True)
+    axes = np.atleast_1d(axes)
+    counts, edges = np.histogram(weights, bins=100)
+    centers = (edges[1:] + edges[:-1]) / 2
+    for ax, (title, levels) in zip(axes, panels.items()):
+        ax.plot(centers, np.maximum(counts, 0.5), drawstyle="steps-mid", color=PALETTE["grey"], lw=1)
+        for level in levels:
+            ax.axvline(level, color=PALETTE["vermillion"], lw=0.8, alpha=0.8)
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("weight value")
+    axes[0].set_ylabel("count (log)")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def plot_training_curves(runs, *, metric="loss", title=""):
+    """``runs``: {label: [History, ...]} (one History per seed); each seed a thin line,
+    the mean a thick one with its marker."""
+    fig, ax = new_figure(1, 1, figsize=(7, 3.6))
+    for (label, histories), (color, marker) in zip(runs.items(), SERIES * 3):
+        curves = np.array([getattr(h, metric) for h in histories])            # (seeds, epochs)
+        epochs = np.arange(1, curves.shape[1] + 1)
+        for curve in curves:
+            ax.plot(epochs, curve, color=color, lw=0.6, alpha=0.5)
+        ax.plot(epochs, curves.mean(axis=0), color=color, marker=marker, lw=2, label=label)
+    style_axes(ax, xlabel="epoch", ylabel=metric.replace("_", " "), title=title,
+               ylog=metric == "loss", legend_loc="best")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,125 @@
+"""One contract for every dashboard ``compresslab.dashboards`` exports: a new
+dashboard is tested from its first commit.
+
+Each dashboard must build cleanly; have the members of ``Dashboard``; answer
+every value of every control (each option of a dropdown or toggle; min, middle
+and max of a slider) with a new ``report`` at once, no error, and a changed
+figure; show an error raised in ``update`` in its error panel; and not pile
+up figures when it is built again and again.
+"""
+import inspect
+import io
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as widgets  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import compresslab.dashboards as dashboards  # noqa: E402
+from compresslab.dashboards import Dashboard  # noqa: E402
+
+DASHBOARDS = [cls for _, cls in inspect.getmembers(dashboards, inspect.isclass)
+              if issubclass(cls, Dashboard) and not inspect.isabstract(cls)]
+MEMBERS = ("controls", "live_controls", "fig", "report", "widget", "errors", "last_error", "update")
+
+
+def test_every_exported_dashboard_is_found():
+    assert {c.__name__ for c in DASHBOARDS} >= {"IntroductionDashboard", "LowRankDashboard",
+                                                 "QuantizationDashboard"}
+
+
+def test_the_contract_is_abstract():
+    assert inspect.isabstract(Dashboard)
+    assert set(MEMBERS) <= Dashboard.__abstractmethods__
+
+
+@pytest.fixture(params=DASHBOARDS, ids=lambda c: c.__name__)
+def dash(request):
+    d = request.param()
+    d.fig.canvas.draw()
+    yield d
+    d.close()
+
+
+def control_values(control):
+    """The values the contract sets: every option, or min / middle / max."""
+    if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons, widgets.SelectionSlider,
+                            widgets.RadioButtons)):
+        return [value for _, value in control._options_full] if hasattr(control, "_options_full") else \
+            list(control.options)
+    if isinstance(control, (widgets.IntSlider, widgets.FloatSlider)):
+        middle = (control.min + control.max) / 2
+        return [control.min, type(control.value)(middle) if isinstance(control, widgets.IntSlider) else middle,
+                control.max]
+    raise TypeError(f"the contract test does not know how to move a {type(control).__name__}; teach it")
+
+
+def picture(fig):
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+def test_builds_with_the_members(dash):
+    for name in MEMBERS:
+        assert hasattr(dash, name), name
+    assert dash.last_error is None
+    assert isinstance(dash.controls, dict) and dash.controls
+    assert isinstance(dash.widget, widgets.Widget) and isinstance(dash.errors, widgets.Output)
+    assert dash.report is not None and 0 <= dash.report.accuracy <= 1
+
+
+def test_every_control_value_updates_report_and_figure(dash):
+    assert set(dash.live_controls) <= set(dash.controls)
+    for name in dash.live_controls:
+        control = dash.controls[name]
+        for value in control_values(control):
+            if control.disabled or value == control.value:
+                continue
+            before_report, before_picture = dash.report, picture(dash.fig)
+            control.value = value
+            assert dash.last_error is None, (name, value, dash.last_error)
+            assert dash.report is not before_report, (name, value)        # recomputed, synchronously
+            assert not np.array_equal(before_picture, picture(dash.fig)) or dash.report == before_report, \
+                (name, value, "figure unchanged")
+
+
+def test_errors_in_update_reach_the_error_panel(dash, monkeypatch):
+    def broken():
+        raise RuntimeError("boom in update")
+
+    monkeypatch.setattr(dash, "update", broken)
+    dash.refresh()
+    assert isinstance(dash.last_error, RuntimeError)
+    assert "boom in update" in "".join(o.get("text", "") for o in dash.errors.outputs)
+    monkeypatch.undo()
+    dash.refresh()
+    assert dash.last_error is None and dash.errors.outputs == ()
+
+
+@pytest.mark.parametrize("fmt", ["png", "pdf", "svg"])
+def test_figure_saves_in_every_format(dash, fmt):
+    buffer = io.BytesIO()
+    dash.fig.savefig(buffer, format=fmt)
+    assert buffer.getbuffer().nbytes > 1000
+    before = picture(dash.fig)                 # and the live canvas still blits afterwards
+    dash.refresh()
+    assert dash.last_error is None and before.shape == picture(dash.fig).shape
+
+
+def test_figure_fits_900_px(dash):
+    assert dash.fig.get_figwidth() * dash.fig.dpi <= 900
+
+
+@pytest.mark.parametrize("cls", DASHBOARDS, ids=lambda c: c.__name__)
+def test_rebuilding_does_not_pile_up_figures(cls):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # matplotlib's "More than 20 figures" is a RuntimeWarning
+        for _ in range(25):
+            d = cls()
+    assert len(plt.get_fignums()) <= len(DASHBOARDS) + 1
+    d.close()
