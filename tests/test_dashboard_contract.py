@@ -59,6 +59,14 @@ def control_values(control):
     raise TypeError(f"the contract test does not know how to move a {type(control).__name__}; teach it")
 
 
+def untimed(report):
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(report)}
+    timing = {k: None for k in ("speedup_measured", "seconds", "timing") if k in fields}
+    return dataclasses.replace(report, **timing)
+
+
 def picture(fig):
     fig.canvas.draw()
     return np.asarray(fig.canvas.buffer_rgba()).copy()
@@ -84,8 +92,10 @@ def test_every_control_value_updates_report_and_figure(dash):
             control.value = value
             assert dash.last_error is None, (name, value, dash.last_error)
             assert dash.report is not before_report, (name, value)        # recomputed, synchronously
-            assert not np.array_equal(before_picture, picture(dash.fig)) or dash.report == before_report, \
-                (name, value, "figure unchanged")
+            # the figure changes unless the setting is in effect the same (a clamped value): then
+            # the report is the same but for the timing, which a re-measurement always moves a little
+            assert not np.array_equal(before_picture, picture(dash.fig)) or (
+                untimed(dash.report) == untimed(before_report)), (name, value, "figure unchanged")
 
 
 def test_errors_in_update_reach_the_error_panel(dash, monkeypatch):
