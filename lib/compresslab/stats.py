@@ -240,8 +240,9 @@ class Verdict:
         lines.append(f"Test: {self.method}")
         header, cells = _table(self)
         widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-        lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths)))
-        lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+        lines.append("  ".join([h.rjust(w) for h, w in zip(header[:-1], widths)] + [header[-1]]))
+        # numbers right-aligned, the conclusion (last column) left-aligned: it reads as a sentence
+        lines += ["  ".join([c.rjust(w) for c, w in zip(row[:-1], widths)] + [row[-1]]) for row in cells]
         claim = "" if self.holds is None else (" -> the rule holds." if self.holds else " -> the rule does NOT hold.")
         lines.append(f"Verdict: {self.conclusion}{claim}")
         return "\n".join(lines)
@@ -256,7 +257,7 @@ def _table(verdict: Verdict):
     cells = []
     for row in verdict.rows:
         cell = [str(row["label"]), _pct(row["a"], row["se_a"]), _pct(row["b"], row["se_b"]),
-                _points(row["difference"], row.get("se_difference"))]
+                _points(row["difference"], row.get("se_difference"), row.get("ci"))]
         if paired:
             cell += [str(row["a_only"]), str(row["b_only"]), f"{row['p']:.2g}"]
         cells.append(cell + [row["conclusion"]])
@@ -267,8 +268,11 @@ def _pct(value, se):
     return f"{100 * value:.1f} %" + ("" if se is None else f" ± {100 * se:.1f}")
 
 
-def _points(diff, se):
-    return f"{100 * diff:+.1f}" + ("" if se is None else f" ± {100 * se:.1f}") + " pts"
+def _points(diff, se, ci=None):
+    spread = "" if se is None else f" ± {100 * se:.1f}"
+    if ci is not None:
+        spread = f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+    return f"{100 * diff:+.1f}{spread} pts"
 
 
 def _estimate(name, x) -> tuple[float, float | None]:
@@ -357,16 +361,19 @@ def compare_paired(y_true, a_predictions, b_predictions, labels=None, *, names=(
     threshold = alpha / k if bonferroni else alpha
     shown = f"{alpha:g} / {k} {noun}s (Bonferroni)" if bonferroni and k > 1 else f"{alpha:g}"
     n = np.asarray(y_true).shape[0]
-    verdict = Verdict(rule, names, f"exact McNemar on the {n} paired test samples, p < {shown}; "
-                                   f"'{names[0]} only' = right by {names[0]} only", noun=noun)
+    verdict = Verdict(rule, names, f"exact McNemar on the {n:,} paired test samples, p < {shown}; "
+                                   f"'{names[0]} only' = right by {names[0]} only; [95 % paired bootstrap "
+                                   f"interval] of the difference", noun=noun)
     for label, pa, pb in zip(labels, a_predictions, b_predictions):
         test = mcnemar(y_true, pa, pb)
         acc_a = float(_correct("a_predictions", y_true, pa).mean())
         acc_b = float(_correct("b_predictions", y_true, pb).mean())
+        ci = paired_bootstrap(y_true, pa, pb, random_state=0)          # seeded: the same table every run
         significant = test.p_value < threshold
         raw = (A_WINS if test.b > test.c else B_WINS) if significant and test.b != test.c else NO_DIFFERENCE
         verdict.rows.append(dict(label=label, a=acc_a, se_a=accuracy_se(acc_a, n), b=acc_b,
-                                 se_b=accuracy_se(acc_b, n), difference=acc_a - acc_b, a_only=test.b,
+                                 se_b=accuracy_se(acc_b, n), difference=acc_a - acc_b, ci=(ci.low, ci.high),
+                                 a_only=test.b,
                                  b_only=test.c, p=test.p_value, conclusion=_named(raw, names), _raw=raw))
     return _sum_up(verdict)
 
