@@ -241,7 +241,7 @@ def bench_quantization(bits_list=(8, 4, 2, 1), qat_epochs=3) -> list[dict]:
     return rows
 
 
-def _stability_rows(condition, readings, settings, ds, net) -> list[dict]:
+def _stability_rows(condition, readings, settings, ds, net, max_seconds=1.0) -> list[dict]:
     """``readings`` readings of each setting, taken as a user would: alternating settings,
     each reading a fresh ``evaluate`` (throughput on the test set, latency at batch 1)."""
     values = {(name, kind): [] for name in settings for kind in ("throughput", "latency")}
@@ -249,7 +249,7 @@ def _stability_rows(condition, readings, settings, ds, net) -> list[dict]:
     quiet = {key: True for key in values}
     for _ in range(readings):
         for name, low in settings.items():
-            r = evaluate(low, ds, net, measure=True, count_file_bytes=False)
+            r = evaluate(low, ds, net, measure=True, count_file_bytes=False, max_seconds=max_seconds)
             for kind, timing in (("throughput", r.timing), ("latency", r.latency)):
                 values[name, kind].append(timing.measured)
                 repeats[name, kind].append(timing.repeats)
@@ -264,11 +264,12 @@ def _stability_rows(condition, readings, settings, ds, net) -> list[dict]:
     return rows
 
 
-def bench_speed_stability(readings=10, busy=True) -> list[dict]:
+def bench_speed_stability(readings=10, busy=True, idle=True, max_seconds=1.0) -> list[dict]:
     """Does a measured delta hold still? Low-rank LeNet-300-100 on mnist-5k, ranks
     [20, 20, 10] and [50, 50, 10], ``readings`` readings each (alternating settings);
     target: MAD / median of the readings <= 15 %. Run idle, then (``busy``) while
-    another process keeps one core busy (a ``while True: pass`` child, ended after)."""
+    another process keeps one core busy (a ``while True: pass`` child, ended after).
+    ``max_seconds``: evaluate's time cap per measurement (its default: 1 s)."""
     import subprocess
     import sys
 
@@ -277,11 +278,11 @@ def bench_speed_stability(readings=10, busy=True) -> list[dict]:
     ds = load_dataset("mnist-5k")
     net = from_sklearn(load_pretrained("mnist-5k"))
     settings = {str(ranks): factorize(net, ranks=ranks).network for ranks in ([20, 20, 10], [50, 50, 10])}
-    rows = _stability_rows("idle", readings, settings, ds, net)
+    rows = _stability_rows("idle", readings, settings, ds, net, max_seconds) if idle else []
     if busy:
         spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
-            rows += _stability_rows("1 core busy", readings, settings, ds, net)
+            rows += _stability_rows("1 core busy", readings, settings, ds, net, max_seconds)
         finally:
             spinner.kill()
             spinner.wait()
