@@ -3,8 +3,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compresslab.metrics import (Report, Speedup, compression_rate, evaluate, index_space_saving,
-                                 model_size, speedup, sweep)
+import threading
+
+import compresslab.metrics as metrics
+from compresslab.metrics import (Report, Speedup, blas_threads, busy_jobs, compression_rate, evaluate,
+                                 index_space_saving, interleaved_times, measure_speedup, model_size,
+                                 relative_se_of_median, speedup, sweep, timing_guard, wait_until_quiet)
 from compresslab.network import Dense, Network, random_network
 
 
@@ -69,11 +73,15 @@ def test_bytes_are_a_real_file(tmp_path):
 
 def test_speedup_is_measured(mnist_net, mnist5k):
     small = mnist_net.replace_layers([Dense(l.weight[:, :], l.bias) for l in mnist_net.layers])
-    result = speedup(mnist_net, small, mnist5k.X_test, repeats=3)
+    before = blas_threads()
+    result = speedup(mnist_net, small, mnist5k.X_test, repeats=3, max_seconds=0)
     assert isinstance(result, Speedup)
     assert result.seconds_original > 0 and result.seconds_compressed > 0
-    assert result.batch_size == 1000 and result.repeats == 3 and result.blas_threads >= 1
-    assert result.measured > 0 and result.theoretical == 1.0
+    assert result.batch_size == 1000 and result.repeats == 3 and result.blas_threads == 1
+    assert result.measured > 0 and result.theoretical == 1.0 and result.spread >= 0
+    assert result.method == "interleaved median of ratios" and result.quiet
+    assert blas_threads() == before                  # the thread limit is lifted afterwards
+    assert "batch 1,000, 1 BLAS thread, interleaved median of ratios of 3 pairs" in result.summary()
 
 
 def test_float32_has_the_same_flops(mnist_net, mnist5k):
@@ -83,16 +91,32 @@ def test_float32_has_the_same_flops(mnist_net, mnist5k):
 
 
 def test_evaluate_report(digits_net, digits):
-    report = evaluate(digits_net, digits)
+    report = evaluate(digits_net, digits, repeats=2, max_seconds=0)
     assert isinstance(report, Report)
-    assert report.accuracy == digits_net.score(digits.X_test, digits.y_test)
+    p, n = digits_net.score(digits.X_test, digits.y_test), len(digits.y_test)
+    assert report.accuracy == p and report.n_test == n
+    assert report.accuracy_se == pytest.approx(np.sqrt(p * (1 - p) / n))
     assert report.params == digits_net.n_params and report.storage_bits == 64 * digits_net.n_params
     assert report.alpha == 1.0 and report.beta == 0.0 and report.alpha_bytes == 1.0
     assert report.speedup_theoretical == 1.0 and report.speedup_measured > 0
     assert report.flops == digits_net.flops(len(digits.y_test))
+    # how the time was taken: throughput on the test set and latency at batch 1, one BLAS thread
+    assert report.timing.batch_size == n and report.timing.repeats == 2 and report.timing.blas_threads == 1
+    assert report.speedup_measured == report.timing.measured and report.seconds == report.timing.seconds_compressed
+    assert report.latency.batch_size == 1 and report.latency.repeats == metrics.LATENCY_REPEATS
+    text = report.summary()
+    assert f"accuracy {100 * p:.1f} % ± {100 * report.accuracy_se:.1f} (n = {n})" in text
+    assert "throughput: delta" in text and "latency: delta" in text and "batch 1, 1 BLAS thread" in text
     half = evaluate(digits_net.astype("float32"), digits, baseline=digits_net, measure=False)
     assert half.alpha == 2.0 and half.alpha_params == 1.0 and half.speedup_measured is None
-    assert "alpha 2.00" in half.summary()
+    assert half.timing is None and half.latency is None
+    assert "alpha 2.00" in half.summary() and "not measured" in half.summary()
+
+
+def test_evaluate_threads_and_no_latency(digits_net, digits):
+    report = evaluate(digits_net, digits, repeats=2, max_seconds=0, latency=False, threads=2)
+    assert report.latency is None and report.timing.blas_threads in (1, 2)   # BLAS may cap it at its build
+    assert report.as_dict()["timing"]["method"] == "interleaved median of ratios"
 
 
 def test_sweep_gives_one_report_per_value(digits_net, digits):
@@ -115,6 +139,8 @@ def test_bad_metric_arguments(digits_net, digits):
         speedup(digits_net, digits_net, digits.X_test, repeats=0)
     with pytest.raises(TypeError, match="Network"):
         evaluate(object(), digits)
+    with pytest.raises(TypeError, match="latency must be True or False"):
+        evaluate(digits_net, digits, latency=1)
 
 
 def test_serialized_bytes_memo_follows_content(digits_net):
@@ -125,13 +151,11 @@ def test_serialized_bytes_memo_follows_content(digits_net):
     assert changed.serialized_bytes() < first / 2
 
 
-def test_evaluate_with_baseline_seconds(digits_net, digits):
-    from compresslab.metrics import time_forward
-
-    seconds = time_forward(digits_net, digits.X_test)
-    report = evaluate(digits_net.astype("float32"), digits, digits_net, baseline_seconds=seconds, repeats=3)
-    assert report.speedup_measured == pytest.approx(seconds / report.seconds)
-    assert report.seconds > 0
+def test_baseline_seconds_is_deprecated_and_ignored(digits_net, digits):
+    with pytest.warns(DeprecationWarning, match="baseline_seconds.*deprecated.*interleaved"):
+        report = evaluate(digits_net.astype("float32"), digits, digits_net, baseline_seconds=1e9, repeats=2,
+                          max_seconds=0, latency=False)
+    assert report.speedup_measured == report.timing.measured < 1e6     # not 1e9 / seconds
 
 
 def test_file_bytes_can_be_filled_in_later(digits_net, digits):
@@ -145,16 +169,166 @@ def test_file_bytes_can_be_filled_in_later(digits_net, digits):
     assert fast == full
 
 
-def test_measured_speedup_is_the_median_of_interleaved_ratios(monkeypatch, digits_net, digits):
-    """With a fake clock: original takes 2, 2, 2; compressed 1, 1, 4 -> ratios 2, 2, 0.5 -> median 2."""
-    durations = [2, 1, 2, 1, 2, 4]                       # interleaved: original, compressed, ...
-    stamps = iter(np.cumsum([0] + [d for dur in durations for d in (dur, 0)])[:-1].tolist())
-    import compresslab.metrics as metrics
+class FakeClock:
+    """A clock that only moves when a fake call says how long it took."""
 
-    monkeypatch.setattr(metrics.time, "perf_counter", lambda: next(stamps))
-    result = speedup(digits_net, digits_net.astype("float32"), digits.X_test, repeats=3)
-    assert result.measured == 2.0
+    def __init__(self):
+        self.now = 0.0
+        self.calls = []
+
+    def __call__(self):
+        return self.now
+
+    def run(self, name, durations):
+        """A function of the pair index i that 'takes' durations[i] (cycled)."""
+        def call(i, *args):
+            self.calls.append((name, i))
+            self.now += durations[i % len(durations)]
+        return call
+
+
+def test_pairs_alternate_their_order():
+    clock = FakeClock()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(metrics, "clock", clock)
+        interleaved_times(clock.run("A", [2]), clock.run("B", [1]), min_repeats=4, max_seconds=0)
+    assert clock.calls == [("A", 0), ("B", 0), ("B", 1), ("A", 1), ("A", 2), ("B", 2), ("B", 3), ("A", 3)]
+
+
+def test_measured_speedup_is_the_median_of_interleaved_ratios(monkeypatch):
+    """Original takes 2, 2, 2; compressed 1, 1, 4 -> ratios 2, 2, 0.5 -> median 2 (not mean 2/2 = 1)."""
+    clock = FakeClock()
+    monkeypatch.setattr(metrics, "clock", clock)
+    t_a, t_b = interleaved_times(clock.run("A", [2, 2, 2]), clock.run("B", [1, 1, 4]), min_repeats=3,
+                                 max_seconds=0)
+    assert t_a.tolist() == [2, 2, 2] and t_b.tolist() == [1, 1, 4]
+    assert np.median(t_a / t_b) == 2.0
+
+
+def test_a_steady_machine_stops_at_min_repeats(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(metrics, "clock", clock)
+    t_a, _ = interleaved_times(clock.run("A", [3]), clock.run("B", [1]), min_repeats=5, max_seconds=1e9)
+    assert len(t_a) == 5                      # spread 0: nothing to gain from more pairs
+
+
+@pytest.mark.parametrize("max_seconds", [50, 200, 1000])
+def test_a_noisy_machine_gets_more_repeats_up_to_the_time_cap(monkeypatch, max_seconds):
+    """Ratios 2, 4, 1, 3 (spread 1/3 of the median): the precision is never reached in
+    the cap, so pairs are added until the fake clock passes max_seconds."""
+    clock = FakeClock()
+    monkeypatch.setattr(metrics, "clock", clock)
+    t_a, t_b = interleaved_times(clock.run("A", [2, 4, 1, 3]), clock.run("B", [1]), min_repeats=4,
+                                 max_seconds=max_seconds, precision=1e-6)
+    pair = 2.5 + 1                            # mean fake seconds per pair
+    assert max_seconds <= t_a.sum() + t_b.sum() < max_seconds + 4 + 1  # stops within one pair of the cap
+    assert len(t_a) > 4 and len(t_a) == pytest.approx(max_seconds / pair, abs=2)
+
+
+def test_noise_stops_once_the_median_is_precise(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(metrics, "clock", clock)
+    t_a, t_b = interleaved_times(clock.run("A", [2, 2.2, 1.8, 2.1, 1.9]), clock.run("B", [1]), min_repeats=5,
+                                 max_seconds=1e9, precision=0.01)
+    ratios = t_a / t_b
+    assert relative_se_of_median(ratios) <= 0.01
+    assert relative_se_of_median(ratios[:len(ratios) // 2]) > 0.01       # the round before was not enough
+    # 1.2533 * 1.4826 * MAD / median / sqrt(n), by hand for ratios 2, 2.2, 1.8, 2.1, 1.9
+    assert relative_se_of_median([2, 2.2, 1.8, 2.1, 1.9]) == pytest.approx(1.2533 * 1.4826 * 0.1 / 2 / np.sqrt(5))
+
+
+def test_measure_speedup_with_a_fake_clock(monkeypatch, digits_net, digits):
+    """Whole path: warm-up, then interleaved pairs on the test set; original 'takes' 2, compressed 1."""
+    clock = FakeClock()
+    monkeypatch.setattr(metrics, "clock", clock)
+    original, compressed = digits_net, digits_net.astype("float32")
+    seen = []
+
+    def fake(name, seconds):
+        def logits(X):
+            seen.append((name, X))
+            clock.now += seconds
+            return np.zeros((len(X), 10))
+        return logits
+
+    monkeypatch.setattr(original, "logits", fake("original", 2.0), raising=False)
+    monkeypatch.setattr(compressed, "logits", fake("compressed", 1.0), raising=False)
+    result = measure_speedup(original, compressed, digits.X_test, min_repeats=4, max_seconds=1e9)
+    assert result.measured == 2.0 and result.spread == 0.0 and result.repeats == 4
     assert result.seconds_original == 2.0 and result.seconds_compressed == 1.0
+    assert len(seen) == 2 + 8                                  # one warm-up each, then 4 pairs
+    assert all(X is not None and X.shape == digits.X_test.shape for _, X in seen)
+
+    seen.clear()                                               # batch size 1: single rows, in turn
+    result = measure_speedup(original, compressed, digits.X_test, batch_size=1, min_repeats=5)
+    assert result.batch_size == 1 and result.repeats == 5 and result.measured == 2.0
+    rows = [X for name, X in seen[6:] if name == "original"]  # after 3 warm-up pairs
+    assert all(X.shape == (1, 64) for X in rows)
+    np.testing.assert_array_equal(np.vstack(rows), digits.X_test[:5])
+
+
+def test_batch_size_and_threads_are_checked(digits_net, digits):
+    with pytest.raises(ValueError, match=r"batch_size must be in \[1, 450\]; got 0"):
+        measure_speedup(digits_net, digits_net, digits.X_test, batch_size=0)
+    with pytest.raises(ValueError, match=r"threads must be in \[1, inf\]; got 0"):
+        measure_speedup(digits_net, digits_net, digits.X_test, threads=0)
+    with pytest.raises(ValueError, match=r"max_seconds must be in \[0, inf\]; got -1"):
+        evaluate(digits_net, digits, max_seconds=-1)
+
+
+# --- the suite's own background work and timing ---------------------------------------
+
+def _busy_thread(name):
+    """A thread inside ``timing_guard(name)`` until released."""
+    entered, release = threading.Event(), threading.Event()
+
+    def job():
+        with timing_guard(name):
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=job, daemon=True)
+    thread.start()
+    assert entered.wait(10)
+    return thread, release
+
+
+def test_timing_waits_for_the_suite_to_be_quiet():
+    assert busy_jobs() == [] and wait_until_quiet(0) is True
+    thread, release = _busy_thread("warm-up")
+    try:
+        assert busy_jobs() == ["warm-up"]
+        assert wait_until_quiet(0.01) is False                # bounded: gives up, says so
+    finally:
+        release.set()
+    assert wait_until_quiet(10) is True
+    thread.join(10)
+    assert busy_jobs() == []
+
+
+def test_a_thread_does_not_wait_for_its_own_jobs():
+    with timing_guard("my own sweep"):
+        assert busy_jobs() == [] and wait_until_quiet(0) is True
+
+
+def test_timing_beside_busy_suite_work_is_marked_not_quiet(digits_net, digits):
+    thread, release = _busy_thread("deflate")
+    try:
+        result = measure_speedup(digits_net, digits_net, digits.X_test, min_repeats=1, max_seconds=0,
+                                 quiet_timeout=0)
+    finally:
+        release.set()
+        thread.join(10)
+    assert result.quiet is False and "suite busy meanwhile" in result.how()
+
+
+def test_timing_resumes_when_the_job_ends(digits_net, digits):
+    thread, release = _busy_thread("warm-up")
+    threading.Timer(0.05, release.set).start()              # the job ends soon; the wait bound is far
+    result = measure_speedup(digits_net, digits_net, digits.X_test, min_repeats=1, max_seconds=0,
+                             quiet_timeout=30)
+    thread.join(10)
+    assert result.quiet is True
 
 
 def test_as_baseline_copies_only_when_the_dtype_changes(digits_net):

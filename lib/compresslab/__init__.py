@@ -17,8 +17,12 @@ _EXPORTS = {
     "train": "training", "History": "training",
     "compression_rate": "metrics", "index_space_saving": "metrics", "speedup": "metrics",
     "evaluate": "metrics", "sweep": "metrics", "Report": "metrics",
+    "measure_speedup": "metrics", "Speedup": "metrics", "timing_guard": "metrics", "wait_until_quiet": "metrics",
+    "accuracy_se": "stats", "mean_sd": "stats", "mcnemar": "stats", "paired_bootstrap": "stats",
+    "Verdict": "stats", "compare_accuracies": "stats", "compare_paired": "stats",
     "factorize": "lowrank", "allocate_ranks": "lowrank", "sweep_energy": "lowrank", "sweep_budget": "lowrank",
     "quantize": "quantization", "quantization_aware_training": "quantization", "sweep_schemes": "quantization",
+    "quantize_array": "quantization",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -6,6 +6,8 @@ median of several repeats after a warm-up; the BLAS thread count is printed.
 Sections:
 - core: forward pass through ``Network`` vs the raw ``X @ W + b`` chain
   (the engine's overhead), ``evaluate``, one training epoch, ``load_pretrained``;
+- speed-stability: ten readings of the same measured speedup agree within 15 %
+  (idle, and with one core kept busy by another process);
 - dashboards: how long one control change takes inside the kernel;
 - memory: peak RSS of building and stressing each dashboard (budget 400 MB).
 """
@@ -18,6 +20,7 @@ import numpy as np
 
 from .data import load_dataset
 from .metrics import blas_threads, evaluate
+from .stats import relative_mad
 from .models import load_pretrained
 from .network import activate, from_sklearn
 from .training import train
@@ -281,6 +284,54 @@ def bench_quantization(bits_list=(8, 4, 2, 1), qat_epochs=3) -> list[dict]:
     return rows
 
 
+def _stability_rows(condition, readings, settings, ds, net, max_seconds=1.0) -> list[dict]:
+    """``readings`` readings of each setting, taken as a user would: alternating settings,
+    each reading a fresh ``evaluate`` (throughput on the test set, latency at batch 1)."""
+    values = {(name, kind): [] for name in settings for kind in ("throughput", "latency")}
+    repeats = {key: [] for key in values}
+    quiet = {key: True for key in values}
+    for _ in range(readings):
+        for name, low in settings.items():
+            r = evaluate(low, ds, net, measure=True, count_file_bytes=False, max_seconds=max_seconds)
+            for kind, timing in (("throughput", r.timing), ("latency", r.latency)):
+                values[name, kind].append(timing.measured)
+                repeats[name, kind].append(timing.repeats)
+                quiet[name, kind] &= timing.quiet
+    rows = []
+    for (name, kind), v in values.items():
+        v = np.array(v)
+        rows.append(dict(condition=condition, ranks=name, speed=kind, readings=len(v),
+                         median_delta=float(np.median(v)), mad_over_median=relative_mad(v),
+                         max_dev=float(np.max(np.abs(v / np.median(v) - 1))), min=float(v.min()), max=float(v.max()),
+                         pairs=int(np.median(repeats[name, kind])), threads=1, within_15pct=relative_mad(v) <= 0.15))
+    return rows
+
+
+def bench_speed_stability(readings=10, busy=True, idle=True, max_seconds=1.0) -> list[dict]:
+    """Does a measured delta hold still? Low-rank LeNet-300-100 on mnist-5k, ranks
+    [20, 20, 10] and [50, 50, 10], ``readings`` readings each (alternating settings);
+    target: MAD / median of the readings <= 15 %. Run idle, then (``busy``) while
+    another process keeps one core busy (a ``while True: pass`` child, ended after).
+    ``max_seconds``: evaluate's time cap per measurement (its default: 1 s)."""
+    import subprocess
+    import sys
+
+    from .lowrank import factorize
+
+    ds = load_dataset("mnist-5k")
+    net = from_sklearn(load_pretrained("mnist-5k"))
+    settings = {str(ranks): factorize(net, ranks=ranks).network for ranks in ([20, 20, 10], [50, 50, 10])}
+    rows = _stability_rows("idle", readings, settings, ds, net, max_seconds) if idle else []
+    if busy:
+        spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            rows += _stability_rows("1 core busy", readings, settings, ds, net, max_seconds)
+        finally:
+            spinner.kill()
+            spinner.wait()
+    return rows
+
+
 def print_table(rows, title):
     print(f"\n{title}")
     if not rows:
@@ -304,6 +355,8 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
                                        "batch of 1,000 test images"),
             "quantization": (bench_quantization, "Quantization: LeNet-300-100 (mnist-5k), PTQ and QAT; "
                                                  "alpha by .npz bytes; measured delta on 1,000 test images"),
+            "speed-stability": (bench_speed_stability, "Speed stability: measured delta of low-rank LeNet-300-100 "
+                                "(mnist-5k), 10 readings per setting, alternating; target MAD/median <= 15 %"),
             "dashboards": (bench_dashboards, "Dashboards: one control change (compute + evaluate + redraw), ms"),
             "memory": (bench_memory, "Dashboards: peak RSS (MB) of building one and moving every control, "
                                      "each in a fresh process (budget 400 MB)")}
