@@ -87,7 +87,8 @@ def test_integer_path_equals_the_fake_quantized_float_path(calib, bits, activati
         worst = np.abs(got.astype(int) - expected.astype(int)).max()
         assert worst <= n_hidden
     column_l1 = np.abs(last.weight_codes.astype(int) - last.weight_zero).sum(axis=0).max()
-    assert np.abs(inet.output_scale * acc - logits).max() <= worst * last.input_scale * last.weight_scale * column_l1 + 1e-12
+    one_step = last.input_scale * last.weight_scale * column_l1      # one input step in every feature
+    assert np.abs(inet.output_scale * acc - logits).max() <= worst * one_step + 1e-12
     np.testing.assert_allclose(inet.logits(X), inet.output_scale * acc)
 
 
