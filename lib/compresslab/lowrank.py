@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_float, check_int, check_network
+from ._validation import check_array_2d, check_choice, check_float, check_int, check_network
 from .encoding import Encoded
 from .network import Dense, Network, StoredLayer, register_layer
 
@@ -165,6 +165,7 @@ class Factorization:
     notes: list = field(default_factory=list)
 
 
+FACTORIZE_METHODS = ("svd", "data")
 _SVD_CACHE: "OrderedDict[str, LayerSVD]" = OrderedDict()    # content digest -> SVD
 _SVD_CACHE_SIZE = 32
 
@@ -200,20 +201,34 @@ def layer_svds(network: Network) -> list[LayerSVD]:
     return svds
 
 
-def factorize(network: Network, ranks=None, *, energy=None) -> Factorization:
+def factorize(network: Network, ranks=None, *, energy=None, method="svd", X=None) -> Factorization:
     """Replace each layer by its truncated SVD.
 
     Parameters
     ----------
     ranks : an int for every layer, or a list with one int per layer.
     energy : instead of ranks, a fraction in (0, 1]: each layer gets the
-        smallest rank keeping that share of its squared singular values.
+        smallest rank keeping that share of its squared singular values
+        (of W for method "svd", of the layer's outputs X W for "data").
+    method : "svd" approximates each weight W (Eckart-Young on W); "data"
+        approximates each layer's outputs on the training inputs ``X``
+        (see ``layer_output_svds``: min ||X W - X W_k||_F over rank k).
+    X : training inputs (n_samples, n_features), for method "data" only.
 
     A layer whose rank is not below the break-even rank m n / (m + n) stays
     ``Dense`` (factorizing it would make it larger and slower); the result's
     ``notes`` say which.
     """
-    svds = layer_svds(network)
+    check_choice("method", method, FACTORIZE_METHODS)
+    if method == "data":
+        if X is None:
+            raise ValueError("method='data' needs X, the training inputs the layers' outputs are fitted on; got None")
+        svds = layer_output_svds(network, X)
+    else:
+        if X is not None:
+            raise ValueError("X is only used by method='data' (method='svd' looks at the weights alone); "
+                             f"got an X of shape {np.shape(X)}")
+        svds = layer_svds(network)
     if (ranks is None) == (energy is None):
         raise ValueError("give exactly one of ranks or energy; got "
                          f"ranks={ranks!r}, energy={energy!r}")
@@ -315,6 +330,174 @@ def energy_ranks(network: Network, budget: int) -> list[int]:
         else:
             high = energy
     return [max(1, min(svd.rank_for_energy(low), max_useful_rank(*svd.shape))) for svd in svds]
+
+
+# ----------------------------------------------------------------------------
+# Data-aware factorization: approximate what the layer computes, not its weight
+# ----------------------------------------------------------------------------
+
+@dataclass
+class LayerOutputSVD(LayerSVD):
+    """The data-aware factorization of one layer, fitted to its outputs on data.
+
+    Plain SVD makes W_k close to W in every direction, including input
+    directions the data never takes (MNIST's always-black border pixels) and
+    ones it takes rarely. What matters is the layer's output on real inputs,
+    so choose the rank-k W_k that minimises
+
+        ||X W - X W_k||_F     (X: the layer's inputs on training data, (N, m)).
+
+    Solution: let X W = P S V^T (SVD, V (n, n), s_1 >= s_2 >= ...). By
+    Eckart-Young the best rank-k approximation of X W is P_k S_k V_k^T =
+    X W V_k V_k^T, and it is reached by W_k = W V_k V_k^T, which has rank
+    <= k. So W_k = (W V_k) V_k^T: left = W V_k (m, k), right = V_k^T (k, n),
+    the same ``LowRank`` layer as plain SVD, with orthonormal rows on the
+    right. (With X = Q R this is W_k = R^+ [R W]_k whenever R is invertible;
+    W V_k V_k^T needs no inverse, so a rank-deficient X is no problem: W_k
+    then differs from W only in directions X never takes.)
+
+    Fields: ``U`` = W V (m, r), ``s`` = singular values of X W, ``Vt`` = V^T
+    (r, n), r = min(m, n). ``energy(k)`` is then the share of ||X W||_F^2 kept
+    and ``error(k)`` = sqrt(sum_{i>k} s_i^2) = ||X W - X W_k||_F.
+    The bias is kept as it is (X W_k + b).
+
+    References: Zhang, Zou, He & Sun 2016 (accelerating very deep networks,
+    the linear-response reconstruction, their eq. 3 without the nonlinearity);
+    Denton et al. 2014 (data-dependent approximations).
+    """
+
+    def layer(self, k: int) -> LowRank:
+        k = self._check_rank(k)
+        # copies, so that training the layer never edits the cached factors
+        return LowRank(self.U[:, :k].copy(), self.Vt[:k].copy(), self.bias.copy())
+
+
+def layer_inputs(network: Network, X) -> list[np.ndarray]:
+    """What every layer sees on X: X itself, then each hidden activation (of ``network``)."""
+    check_network("network", network)
+    X = check_array_2d("X", X, n_features=network.n_features)
+    inputs, _ = network.forward_all(np.asarray(X, dtype=network.dtype))
+    return inputs
+
+
+def _array_digest(*arrays) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
+def output_svd(dense: Dense, A: np.ndarray) -> LayerOutputSVD:
+    """The data-aware factorization of one dense layer whose inputs on the data are A (N, m)."""
+    W = np.asarray(dense.weight, dtype=np.float64)
+    m, n = W.shape
+    Y = np.asarray(A, dtype=np.float64) @ W                          # (N, n): the layer's outputs, no bias
+    if Y.shape[0] < n:                                               # fewer samples than outputs: zero rows
+        Y = np.vstack([Y, np.zeros((n - Y.shape[0], n))])            # change neither s nor V, give n of them
+    _, s, Vt = np.linalg.svd(Y, full_matrices=False)                 # s (n,), Vt (n, n)
+    r = min(m, n)                      # rank(X W) <= m: the directions past m carry nothing
+    Vt = Vt[:r]
+    return LayerOutputSVD(W @ Vt.T, s[:r], Vt, np.array(dense.bias, dtype=np.float64))
+
+
+def layer_output_svds(network: Network, X) -> list[LayerOutputSVD]:
+    """The data-aware factorization of every layer, fitted on training inputs X.
+
+    Layer i is fitted to its outputs on the activations the *original*
+    network feeds it on X (each layer on its own, so all ranks come from one
+    forward pass). Cached, like ``layer_svds``, by the content of the weights
+    and of the layer's inputs.
+    """
+    inputs = layer_inputs(network, X)
+    svds = []
+    for layer, A in zip(network.layers, inputs):
+        dense = layer.to_dense()
+        key = "data:" + _array_digest(dense.weight, dense.bias, A)
+        if key not in _SVD_CACHE:
+            _SVD_CACHE[key] = output_svd(dense, A)
+            while len(_SVD_CACHE) > _SVD_CACHE_SIZE:
+                _SVD_CACHE.popitem(last=False)
+        _SVD_CACHE.move_to_end(key)
+        svds.append(_SVD_CACHE[key])
+    return svds
+
+
+def output_error(network: Network, X, layer: int, weight) -> float:
+    """||A W - A W'||_F: how far a replacement weight W' moves layer ``layer``'s outputs
+    (without bias) on the inputs A it sees when the network is fed X."""
+    A = layer_inputs(network, X)[layer]
+    W = network.layers[layer].to_dense().weight
+    return float(np.linalg.norm(A @ (W - np.asarray(weight))))
+
+
+@dataclass
+class EnergyAccuracy:
+    """For one layer factorized alone: per rank, the energy kept and the validation accuracy."""
+
+    layer: int                 # index into network.layers
+    ranks: np.ndarray
+    energy: np.ndarray         # 1 - ||W - W_k||^2 / ||W||^2: for plain SVD the share of squared singular
+                               # values of W kept (what the energy slider uses)
+    output_energy: np.ndarray  # 1 - ||X W - X W_k||^2 / ||X W||^2 on the training inputs
+    val_accuracy: np.ndarray
+    baseline_val_accuracy: float
+    method: str
+    full_rank: int
+    svd: LayerSVD = field(repr=False, default=None)
+
+    def rank_for_energy(self, energy: float) -> int:
+        """The smallest rank of this layer keeping ``energy`` of its weight's squared singular values."""
+        return self.svd.rank_for_energy(energy)
+
+    def rows(self) -> list[dict]:
+        return [dict(rank=int(k), energy=float(e), output_energy=float(o), val_accuracy=float(a))
+                for k, e, o, a in zip(self.ranks, self.energy, self.output_energy, self.val_accuracy)]
+
+
+def energy_vs_accuracy(network: Network, dataset, layer: int, ranks, *, method="svd") -> EnergyAccuracy:
+    """Is the energy kept a good proxy for accuracy? Factorize one layer alone at each rank.
+
+    For every k in ``ranks``: layer ``layer`` (0-based) becomes its rank-k
+    factorization (``method`` "svd" or "data", the latter fitted on
+    ``dataset.X_train``), the other layers stay as they are, and the network
+    is scored on the validation split. Returns the weight energy, the output
+    energy and the validation accuracy per rank. The layer is factorized even
+    above its break-even rank: this measures accuracy at a rank, not size.
+    """
+    check_network("network", network)
+    layer = check_int("layer", layer, low=0, high=len(network.layers) - 1)
+    check_choice("method", method, FACTORIZE_METHODS)
+    if getattr(dataset, "X_val", None) is None:
+        raise ValueError("dataset must have a validation split (dataset.X_val) to score ranks on; got none")
+    weight_svd = layer_svds(network)[layer]
+    output_svds = layer_output_svds(network, dataset.X_train)
+    svd = output_svds[layer] if method == "data" else weight_svd
+    if np.isscalar(ranks):
+        ranks = [ranks]
+    ranks = np.array([check_int(f"ranks: rank of layer {layer}", k, low=1, high=svd.full_rank)
+                      for k in ranks], dtype=int)
+    # the output energy of the weight-SVD factors is measured, not read off (they do not
+    # diagonalise X W): 1 - ||X W - X W_k||^2 / ||X W||^2 on the training inputs
+    A = layer_inputs(network, dataset.X_train)[layer]
+    W = network.layers[layer].to_dense().weight
+    total = np.linalg.norm(A @ W) ** 2
+    energy, output_energy, accuracy = [], [], []
+    original = network.layers[layer]
+    for k in ranks:
+        low = svd.layer(int(k)).astype(original.dtype)
+        layers = list(network.layers)
+        layers[layer] = low
+        candidate = network.replace_layers(layers)
+        difference = W - low.to_dense().weight
+        # measured, so that it also holds for the data-aware W_k (for plain SVD it is svd.energy(k))
+        energy.append(1.0 - np.linalg.norm(difference) ** 2 / np.linalg.norm(W) ** 2)
+        residual = A @ difference
+        output_energy.append(1.0 - np.linalg.norm(residual) ** 2 / total if total > 0 else 1.0)
+        accuracy.append(candidate.score(dataset.X_val, dataset.y_val))
+    return EnergyAccuracy(layer, ranks, np.array(energy), np.array(output_energy), np.array(accuracy),
+                          network.score(dataset.X_val, dataset.y_val), method, svd.full_rank, weight_svd)
 
 
 # ----------------------------------------------------------------------------
