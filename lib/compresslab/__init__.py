@@ -18,6 +18,7 @@ _EXPORTS = {
     "evaluate": "metrics", "sweep": "metrics", "Report": "metrics",
     "factorize": "lowrank", "allocate_ranks": "lowrank",
     "quantize": "quantization", "quantization_aware_training": "quantization",
+    "prune": "pruning", "fine_tune": "pruning", "iterative_prune": "pruning", "Sparse": "pruning",
 }
 __all__ = sorted(_EXPORTS)
 
