@@ -13,7 +13,7 @@ from compresslab.pruning import (SPARSE_FORMATS, PruneResult, Sparse, apply_mask
 from compresslab.quantization import quantize_layer
 from compresslab.training import loss_and_gradients, target_matrix
 
-# A 3x4 matrix with 5 nonzeros at flat positions 0, 1, 7, 10, 11 (row-major).
+# A 3x4 matrix with 5 nonzeros; in output-major order (W^T row by row) at positions 0, 3, 8, 10, 11.
 SMALL_W = np.array([[1.5, -2.0, 0.0, 0.0],
                     [0.0, 0.0, 0.0, 3.0],
                     [0.0, 0.0, 0.5, -1.0]])
@@ -34,11 +34,11 @@ def small(fmt, index_bits=None):
 
 # Hand counts (float64 values, 4 float64 biases = 256 bits):
 #   dense    12 values x 64
-#   csr      5 x 64 + 5 column indices x 8 (uint8: columns < 4) + 4 row pointers x 8 (uint8: <= 5)
+#   csr      (of W^T) 5 x 64 + 5 input indices x 8 (uint8: inputs < 3) + 5 row pointers x 8 (uint8: <= 5)
 #   bitmask  5 x 64 + 12 mask bits
-#   relative (k = 2, gaps <= 4): positions 0, 1, 7, 10, 11 have gaps 1, 1, 6, 3, 1; the gap of 6
-#            gets one filler at 1 + 4 = 5, so 6 values (one filler) x (64 + 2)
-HAND_BITS = {"dense": 12 * 64, "csr": 5 * 64 + 5 * 8 + 4 * 8, "bitmask": 5 * 64 + 12, "relative": 6 * (64 + 2)}
+#   relative (k = 2, gaps <= 4): positions 0, 3, 8, 10, 11 have gaps 1, 3, 5, 2, 1; the gap of 5
+#            gets one filler at 3 + 4 = 7, so 6 values (one filler) x (64 + 2)
+HAND_BITS = {"dense": 12 * 64, "csr": 5 * 64 + 5 * 8 + 5 * 8, "bitmask": 5 * 64 + 12, "relative": 6 * (64 + 2)}
 
 
 @pytest.mark.parametrize("fmt", SPARSE_FORMATS)
@@ -51,18 +51,18 @@ def test_storage_bits_match_a_hand_count(fmt):
 
 def test_relative_fillers_are_inserted_and_counted():
     layer = small("relative", index_bits=2)
-    np.testing.assert_array_equal(layer.positions, [0, 1, 5, 7, 10, 11])
+    np.testing.assert_array_equal(layer.positions, [0, 3, 7, 8, 10, 11])
     assert layer.n_fillers == 1
     np.testing.assert_array_equal(relative_fillers(np.array([20]), 2), [3, 7, 11, 15, 19])   # gap 21: 5 fillers
     assert Sparse.from_dense(SMALL_W, SMALL_B, fmt="relative", index_bits=5).n_fillers == 0
     with pytest.raises(ValueError, match="gaps <= 4"):
-        Sparse(SMALL_W.ravel()[[0, 11]], SMALL_B, positions=[0, 11], shape=(3, 4), fmt="relative", index_bits=2)
+        Sparse(np.array([1.5, -1.0]), SMALL_B, positions=[0, 11], shape=(3, 4), fmt="relative", index_bits=2)
 
 
 def test_csr_index_width_is_the_narrowest_that_fits():
-    W = np.zeros((3, 300))
-    W[0, 299] = W[2, 5] = 1.0
-    arrays = Sparse.from_dense(W, np.zeros(300)).arrays()
+    W = np.zeros((300, 3))
+    W[299, 0] = W[5, 2] = 1.0
+    arrays = Sparse.from_dense(W, np.zeros(3)).arrays()
     assert arrays["indices"].dtype == np.uint16 and arrays["indptr"].dtype == np.uint8
 
 
@@ -102,7 +102,7 @@ def test_forward_and_backward_equal_the_dense_masked_layer(fmt, rng):
     grad_X, grads = layer.backward(X, G)
     dense_X, dense_grads = dense.backward(X, G)
     np.testing.assert_allclose(grad_X, dense_X, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(grads["values"], dense_grads["weight"].ravel()[layer.positions], atol=1e-12)
+    np.testing.assert_allclose(grads["values"], dense_grads["weight"].T.ravel()[layer.positions], atol=1e-12)
     np.testing.assert_allclose(grads["bias"], dense_grads["bias"], atol=1e-12)
 
 
@@ -360,3 +360,19 @@ def test_bad_network_and_format(digits_mlp, digits_net):
     with pytest.raises(TypeError, match="result must be a PruneResult"):
         fine_tune(digits_net, None, None)
     assert isinstance(prune(digits_net, 0.0), PruneResult)
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("kernels", [True, False])
+def test_csr_product_with_and_without_scipys_kernels(monkeypatch, rng, batch, kernels):
+    import compresslab.pruning as pruning
+
+    if not kernels:                                  # the public scipy.sparse fallback
+        monkeypatch.setattr(pruning, "_sparsetools", None)
+    W = rng.normal(size=(8, 6)) * (rng.random((8, 6)) < 0.4)
+    layer = Sparse.from_dense(W, rng.normal(size=6))
+    X, G = rng.normal(size=(batch, 8)), rng.normal(size=(batch, 6))
+    np.testing.assert_allclose(layer.forward(X), X @ W + layer.bias, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(X, G)[0], G @ W.T, atol=1e-12)
+    np.testing.assert_allclose(layer.astype("float32").forward(X.astype("float32")), X @ W + layer.bias, rtol=1e-5,
+                               atol=1e-5)

@@ -28,8 +28,8 @@ one; weight pruning needs a sparse format to be smaller or faster at all.
 Storing a sparse matrix (``Sparse`` layer, formats in ``SPARSE_FORMATS``):
 
 - dense:    every m n value, zeros included (the trap: no saving at all);
-- csr:      values + a column index per value + m + 1 row pointers, the
-            indices in the narrowest unsigned type that fits;
+- csr:      of W^T (a row per output neuron): values + an input index per
+            value + n + 1 row pointers, in the narrowest unsigned types that fit;
 - bitmask:  one bit per weight (m n bits) + the values;
 - relative: Deep Compression (Han et al. 2016): the gap to the previous
             stored position in k bits; a gap longer than 2^k gets filler
@@ -101,9 +101,11 @@ class Sparse(StoredLayer):
     """A pruned layer ``X @ W + b`` that stores only W's surviving values and their positions.
 
     ``values`` holds one number per stored position (any encoding: it is the
-    only array a quantizer re-encodes); ``positions`` are the flat row-major
-    indices into W (n_inputs, n_outputs), sorted. In the ``"dense"`` format every
-    position is stored (zeros included); the relative format adds filler zeros.
+    only array a quantizer re-encodes); ``positions`` are flat indices into
+    W^T (n_outputs, n_inputs), row by row: output-major, each neuron's incoming
+    weights together, the order a CSR kernel of W^T reads them in. In the
+    ``"dense"`` format every position is stored (zeros included); the relative
+    format adds filler zeros.
 
     ``n_params`` = stored nonzeros + the bias: the number of stored values
     (fillers included: they are stored) for csr / bitmask / relative, and the
@@ -111,15 +113,14 @@ class Sparse(StoredLayer):
 
     Storage, with v bits a value, nnz stored values, W of shape (m, n):
       dense     m n v
-      csr       nnz v + nnz c + (m + 1) p,   c, p: narrowest uint for n - 1 and nnz
+      csr       nnz v + nnz c + (n + 1) p,   c, p: narrowest uint for m - 1 and nnz
       bitmask   nnz v + m n
       relative  nnz v + nnz k                (nnz includes the fillers)
     plus the bias. FLOPs on N samples: 2 N nnz + N n (dense format: 2 N m n + N n,
     it multiplies densely).
 
-    The forward pass builds a scipy CSR matrix of W^T (outputs as rows: one
-    sparse matrix-vector product per sample block) from the values read at call
-    time, so the training engine's hooks see the current values.
+    The forward pass runs scipy's CSR kernel on the values read at call time
+    (so the training engine's hooks see the current values): X W = (W^T X^T)^T.
     """
 
     kind = "sparse"
@@ -159,13 +160,10 @@ class Sparse(StoredLayer):
             index_bits = None
         self.shape, self.fmt, self.index_bits = (m, n), fmt, index_bits
         self.positions = _frozen(positions)
-        rows, cols = np.divmod(positions, n)
-        # W^T in CSR (outputs as rows): the order of the values, and its indices and pointers
-        self._order = _frozen(np.lexsort((rows, cols)))
-        self._t_indices = _frozen(rows[self._order].astype(np.int32))
-        self._t_indptr = _frozen(np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=n))]).astype(np.int32))
-        self._w_indptr = _frozen(np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m))]).astype(np.int32))
-        self._w_indices = _frozen(cols.astype(np.int32))
+        outputs, inputs = np.divmod(positions, m)
+        # CSR of W^T: one row per output neuron, column = input index
+        self._indices = _frozen(inputs.astype(np.int32))
+        self._indptr = _frozen(np.concatenate([[0], np.cumsum(np.bincount(outputs, minlength=n))]).astype(np.int32))
         super().__init__(compute_dtype=compute_dtype, values=values, bias=bias)
 
     # --- building ---------------------------------------------------------------
@@ -176,7 +174,7 @@ class Sparse(StoredLayer):
         W = np.asarray(weight)
         if W.ndim != 2 or min(W.shape) < 1 or W.dtype.kind != "f":
             raise ValueError(f"weight must be a 2-D float array; got shape {W.shape}, dtype {W.dtype}")
-        flat = W.ravel()
+        flat = W.T.ravel()                               # output-major: W^T row by row (a copy)
         if fmt == "dense":
             positions = np.arange(flat.size)
         else:
@@ -234,7 +232,7 @@ class Sparse(StoredLayer):
         if self.fmt == "dense":
             return 0
         if self.fmt == "csr":
-            return self.nnz * index_dtype(n - 1).itemsize * 8 + (m + 1) * index_dtype(self.nnz).itemsize * 8
+            return self.nnz * index_dtype(m - 1).itemsize * 8 + (n + 1) * index_dtype(self.nnz).itemsize * 8
         if self.fmt == "bitmask":
             return m * n
         return self.nnz * self.index_bits
@@ -254,8 +252,8 @@ class Sparse(StoredLayer):
         m, n = self.shape
         out["shape"] = np.array(self.shape)
         if self.fmt == "csr":
-            out["indices"] = self._w_indices.astype(index_dtype(n - 1))
-            out["indptr"] = self._w_indptr.astype(index_dtype(self.nnz))
+            out["indices"] = self._indices.astype(index_dtype(m - 1))
+            out["indptr"] = self._indptr.astype(index_dtype(self.nnz))
         elif self.fmt == "bitmask":
             mask = np.zeros(m * n, dtype=np.uint8)
             mask[self.positions] = 1
@@ -275,7 +273,7 @@ class Sparse(StoredLayer):
         m, n = (int(s) for s in extra["shape"])
         if "indptr" in extra:
             counts = np.diff(extra["indptr"].astype(np.int64))
-            positions = np.repeat(np.arange(m), counts) * n + extra["indices"].astype(np.int64)
+            positions = np.repeat(np.arange(n), counts) * m + extra["indices"].astype(np.int64)
             return dict(shape=(m, n), positions=positions, fmt="csr")
         if "mask.packed" in extra:
             positions = np.flatnonzero(np.unpackbits(extra["mask.packed"])[:m * n])
@@ -297,39 +295,68 @@ class Sparse(StoredLayer):
     # --- computing --------------------------------------------------------------
     def weight_matrix(self) -> scipy.sparse.csr_matrix:
         """W^T (n_outputs, n_inputs) as a scipy CSR matrix of the current values."""
-        values = self.value("values")[self._order]
-        return scipy.sparse.csr_matrix((values, self._t_indices, self._t_indptr),
+        return scipy.sparse.csr_matrix((self.value("values"), self._indices, self._indptr),
                                        shape=(self.n_outputs, self.n_inputs))
 
     def forward(self, X):
         if self.fmt == "dense":
-            out = X @ self.value("values").reshape(self.shape)          # (n_samples, n_outputs)
+            out = X @ self.value("values").reshape(self.n_outputs, self.n_inputs).T     # (n_samples, n_outputs)
         else:
-            out = np.asarray(self.weight_matrix() @ X.T).T               # (W^T X^T)^T = X W
+            out = _csr_product(self._indptr, self._indices, self.value("values"), self.shape[::-1], X)
         out = out + self.value("bias")
         return out
 
     def backward(self, X, grad_out):
         if self.fmt == "dense":
-            W = self.value("values").reshape(self.shape)
-            grad_X = grad_out @ W.T
-        else:
-            W = scipy.sparse.csr_matrix((self.value("values"), self._w_indices, self._w_indptr), shape=self.shape)
-            grad_X = np.asarray(W @ grad_out.T).T                         # (n_samples, n_inputs)
-        # dL/dW = X^T G, read at the stored positions only: pruned weights get no gradient
-        grads = self._grads(values=lambda: (X.T @ grad_out).ravel()[self.positions],
+            grad_X = grad_out @ self.value("values").reshape(self.n_outputs, self.n_inputs)
+        else:       # G W^T = G (W^T as CSR) = the same arrays read as CSC of W
+            grad_X = _csr_product(self._indptr, self._indices, self.value("values"), self.shape[::-1], grad_out,
+                                  transpose=True)
+        # dL/dW^T = G^T X, read at the stored positions only: pruned weights get no gradient
+        grads = self._grads(values=lambda: (grad_out.T @ X).ravel()[self.positions],
                             bias=lambda: grad_out.sum(axis=0))
         return grad_X, grads
 
     def to_dense(self) -> Dense:
-        W = np.zeros(self.shape[0] * self.shape[1], dtype=self.dtype)
-        W[self.positions] = self.value("values")
-        return Dense(W.reshape(self.shape), np.array(self.value("bias")))
-
+        m, n = self.shape
+        WT = np.zeros(m * n, dtype=self.dtype)
+        WT[self.positions] = self.value("values")
+        return Dense(np.ascontiguousarray(WT.reshape(n, m).T), np.array(self.value("bias")))
     def __repr__(self):
         m, n = self.shape
         extra = f", {self.index_bits}-bit gaps" if self.fmt == "relative" else ""
         return f"Sparse({m} -> {n}, {self.nnz} stored of {m * n}, {self.fmt}{extra})"
+
+
+try:        # scipy's own kernels, called without building a matrix object: building one
+    from scipy.sparse import _sparsetools   # checks its arrays (~0.1 ms), more than a batch-1 product costs
+except ImportError:                                          # pragma: no cover
+    _sparsetools = None
+
+
+def _csr_product(indptr, indices, data, shape, X, transpose=False) -> np.ndarray:
+    """X A^T for A (rows, cols) in CSR (transpose: X A), as (n_samples, rows or cols).
+
+    With A = W^T this is X W: out^T = A X^T, one sparse row (an output neuron's
+    inputs) at a time, the inner loop running over the samples."""
+    rows, cols = shape
+    dtype = np.result_type(X, data)
+    data, X = data.astype(dtype, copy=False), X.astype(dtype, copy=False)
+    n_out = cols if transpose else rows
+    if _sparsetools is None:
+        A = scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
+        return np.asarray((A.T if transpose else A) @ X.T).T
+    n_samples = X.shape[0]
+    out = np.zeros((n_out, n_samples), dtype=dtype)                         # (n_out, n_samples)
+    kernel = "csc" if transpose else "csr"                                  # CSR of A is CSC of A^T
+    if n_samples == 1:
+        getattr(_sparsetools, f"{kernel}_matvec")(*((cols, rows) if transpose else (rows, cols)),
+                                                  indptr, indices, data, X.ravel(), out.ravel())
+    else:
+        getattr(_sparsetools, f"{kernel}_matvecs")(*((cols, rows) if transpose else (rows, cols)), n_samples,
+                                                   indptr, indices, data, np.ascontiguousarray(X.T).ravel(),
+                                                   out.ravel())
+    return out.T
 
 
 def _stored_size(arrays, name) -> int:
