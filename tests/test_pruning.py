@@ -370,9 +370,10 @@ def test_csr_product_with_and_without_scipys_kernels(monkeypatch, rng, batch, ke
     if not kernels:                                  # the public scipy.sparse fallback
         monkeypatch.setattr(pruning, "_sparsetools", None)
     W = rng.normal(size=(8, 6)) * (rng.random((8, 6)) < 0.4)
-    layer = Sparse.from_dense(W, rng.normal(size=6))
+    b = rng.normal(size=6)
+    layer = Sparse.from_dense(W, b)
     X, G = rng.normal(size=(batch, 8)), rng.normal(size=(batch, 6))
-    np.testing.assert_allclose(layer.forward(X), X @ W + layer.bias, atol=1e-12)
+    np.testing.assert_allclose(layer.forward(X), X @ W + b, atol=1e-12)
     np.testing.assert_allclose(layer.backward(X, G)[0], G @ W.T, atol=1e-12)
-    np.testing.assert_allclose(layer.astype("float32").forward(X.astype("float32")), X @ W + layer.bias, rtol=1e-5,
+    np.testing.assert_allclose(layer.astype("float32").forward(X.astype("float32")), X @ W + b, rtol=1e-5,
                                atol=1e-5)
