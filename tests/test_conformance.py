@@ -16,6 +16,7 @@ for module in set(LAYER_MODULES.values()):                 # every kind register
     importlib.import_module(f"compresslab.{module}")
 
 from compresslab.lowrank import LowRank  # noqa: E402
+from compresslab.pruning import Sparse  # noqa: E402
 from compresslab.quantization import QuantizedInput  # noqa: E402
 
 M, N = 7, 5
@@ -27,6 +28,8 @@ STRUCTURES = {
     "dense": lambda: Dense(W.copy(), B.copy()),
     "lowrank": lambda: LowRank(LEFT.copy(), RIGHT.copy(), B.copy()),
     "quantized_input": lambda: QuantizedInput(Dense(W.copy(), B.copy()), bits=4, low=-1.5, high=2.0),
+    # the 11 smallest |w| pruned: 24 of 35 weights stored, in CSR
+    "sparse": lambda: Sparse.from_dense(W * (np.abs(W) > np.sort(np.abs(W), axis=None)[10]), B.copy()),
 }
 ENCODINGS = {
     "float64": lambda layer: layer,
@@ -60,9 +63,9 @@ def test_answers_the_protocol(structure, encoding):
     assert (layer.n_inputs, layer.n_outputs) == (M, N)
     assert layer.kind == structure
     inner = stored_layer(layer)
-    expected_params = W.size + B.size if isinstance(inner, Dense) else LEFT.size + RIGHT.size + B.size
-    assert layer.n_params == expected_params
-    expected_flops = 2 * 3 * (M * N if isinstance(inner, Dense) else 2 * (M + N)) + 3 * N
+    weights = {Dense: W.size, LowRank: LEFT.size + RIGHT.size, Sparse: 24}[type(inner)]   # sparse: nonzeros
+    assert layer.n_params == weights + B.size
+    expected_flops = 2 * 3 * weights + 3 * N
     assert layer.flops(3) == expected_flops
 
 

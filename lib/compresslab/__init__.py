@@ -23,6 +23,8 @@ _EXPORTS = {
     "factorize": "lowrank", "allocate_ranks": "lowrank", "sweep_energy": "lowrank", "sweep_budget": "lowrank",
     "quantize": "quantization", "quantization_aware_training": "quantization", "sweep_schemes": "quantization",
     "quantize_array": "quantization",
+    "integer_network": "integer",
+    "prune": "pruning", "fine_tune": "pruning", "iterative_prune": "pruning", "Sparse": "pruning",
 }
 __all__ = sorted(_EXPORTS)
 

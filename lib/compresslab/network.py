@@ -47,7 +47,8 @@ FLOAT_DTYPES = ("float64", "float32")
 
 LAYER_KINDS: dict[str, type] = {}
 # The module that defines each layer kind, imported on demand by ``Network.load``.
-LAYER_MODULES = {"dense": "network", "lowrank": "lowrank", "quantized_input": "quantization"}
+LAYER_MODULES = {"dense": "network", "lowrank": "lowrank", "quantized_input": "quantization",
+                 "sparse": "pruning"}
 _SERIALIZED_BYTES: dict[str, int] = {}   # content digest -> file length
 
 
