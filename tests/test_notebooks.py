@@ -14,8 +14,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-# A hang guard, not a budget: no cell of any notebook comes near this even under load.
-CELL_TIMEOUT_SECONDS = 900
+# A hang guard, not a budget: under a load of ~10 on 2 cores notebook 02 took 1,370 s in all.
+CELL_TIMEOUT_SECONDS = 1800
 
 
 def test_there_are_notebooks():
