@@ -37,8 +37,12 @@ lab: $(VENV)/.installed nbstripout-filter  ## open JupyterLab on the introductio
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ROOT_FLAG) \
 		--ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00_introduction.ipynb
 
+# One pytest run: the tests in a random order (pytest-randomly; the seed is printed in the
+# header, rerun it with ARGS="-p randomly --randomly-seed=N", or file order with ARGS="-p no:randomly"),
+# the browser tests last and in file order (tests/conftest.py). No test asserts a time: the
+# speed targets are in `make bench` (notebooks: python -m compresslab.bench --notebooks).
 test: $(VENV)/.installed  ## every test: library, notebooks, dashboards, browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(VENV)/.installed  ## speed numbers (python -m compresslab.bench)
 	$(BIN)/python -m compresslab.bench

@@ -40,3 +40,30 @@ def rng():
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# --- test order -------------------------------------------------------------------------
+# With pytest-randomly (the dev extra) the tests run in a random order, its seed printed in
+# the header ("Using --randomly-seed=N"; rerun that order with -p randomly --randomly-seed=N,
+# or keep file order with -p no:randomly). The browser tests share one JupyterLab server
+# and one Chromium, so they run last and in the order they are written, whatever the seed.
+
+_COLLECTED = {}
+
+
+def pytest_itemcollected(item):
+    _COLLECTED[item.nodeid] = len(_COLLECTED)          # the order the files define
+
+
+def pytest_collection_modifyitems(config, items):
+    # runs after pytest-randomly's shuffle (a wrapper that reorders before the other hooks)
+    browser = sorted((item for item in items if item.get_closest_marker("browser")),
+                     key=lambda item: _COLLECTED.get(item.nodeid, 0))
+    if browser:
+        items[:] = [item for item in items if not item.get_closest_marker("browser")] + browser
+
+
+def pytest_report_header(config):
+    randomly = config.pluginmanager.hasplugin("randomly") and config.getoption("randomly_reorganize", False)
+    return "test order: " + ("random (seed above), browser tests last in file order" if randomly
+                             else "file order (pytest-randomly not active)")

@@ -155,7 +155,7 @@ def _dismiss_dialogs(page):
         page.locator(".jp-Dialog .jp-mod-accept").first.click()
 
 
-def _wait_for_run(page, timeout=120):
+def _wait_for_run(page, timeout=900):           # a hang guard: a busy machine may take minutes
     deadline = time.time() + timeout
     state = None
     while time.time() < deadline:
@@ -174,7 +174,7 @@ def _canvas_png(canvas):
     return canvas.screenshot()
 
 
-def _wait_for_canvas_change(canvas, before, timeout=15):
+def _wait_for_canvas_change(canvas, before, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
         time.sleep(0.5)
@@ -223,14 +223,14 @@ def _drive_notebook(page, notebook, lab):
     workspace = Path(notebook).stem.replace("_", "-")
     page.goto(f"{base}/lab/workspaces/{workspace}/tree/notebooks/{notebook}?token={token}",
               wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook", timeout=300_000)
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=300_000)
     _dismiss_dialogs(page)
     page.wait_for_function(f"() => window.jupyterapp.shell.currentWidget.context.path.endsWith({notebook!r})"
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
                            " && window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus"
-                           " === 'idle'", timeout=60_000)
+                           " === 'idle'", timeout=300_000)
     page.evaluate("() => window.jupyterapp.shell.currentWidget.activate()")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     state = _wait_for_run(page)

@@ -142,16 +142,44 @@ def test_ptq_keeps_accuracy_at_8_and_4_bits(mnist_net, mnist5k, bits, floor):
 
 
 def test_activation_quantization(mnist_net, mnist5k):
-    ranges = activation_ranges(mnist_net, mnist5k.X_train)
-    assert len(ranges) == 2 and all(lo >= 0 for lo, _ in ranges)          # relu outputs
-    q = quantize(mnist_net, "symmetric", 8, activation_bits=4, X_calibration=mnist5k.X_train)
-    assert isinstance(q.layers[1], QuantizedInput) and q.layers[1].bits == 4
-    assert q.storage_bits() == quantize(mnist_net, "symmetric", 8).storage_bits() + 2 * 2 * 32
+    """Ranges, quantized activations and outputs against a forward pass built by hand in NumPy."""
+    X_cal, X = mnist5k.X_train, mnist5k.X_test[:200]
+    q = quantize(mnist_net, "symmetric", 8, activation_bits=4, X_calibration=X_cal)
+    assert [type(layer) for layer in q.layers] == [QuantizedDense, QuantizedInput, QuantizedInput]
+    assert all(layer.bits == 4 for layer in q.layers[1:])
+    # the ranges: min and max of the float network's hidden ReLU outputs on the calibration data
+    (W1, b1), (W2, b2) = [(layer.weight, layer.bias) for layer in mnist_net.layers[:2]]
+    H1 = np.maximum(X_cal @ W1 + b1, 0)                                    # (n, 300)
+    H2 = np.maximum(H1 @ W2 + b2, 0)                                       # (n, 100)
+    ranges = [(H1.min(), H1.max()), (H2.min(), H2.max())]
+    assert ranges[0][0] == 0.0 and ranges[1][0] == 0.0                     # ReLU: the low end is 0
+    np.testing.assert_allclose(activation_ranges(mnist_net, X_cal), ranges, rtol=1e-12)
+    np.testing.assert_allclose([(layer.low, layer.high) for layer in q.layers[1:]], ranges, rtol=1e-12)
+    assert q.storage_bits() == quantize(mnist_net, "symmetric", 8).storage_bits() + 2 * 2 * 32   # + [low, high]
+
+    def quantized(A, low, high, levels=2**4):                              # levels evenly spread over [low, high]
+        step = (high - low) / (levels - 1)
+        return low + step * np.round((np.clip(A, low, high) - low) / step)
+
+    # the same network by hand: 8-bit weights, hidden activations rounded to 16 levels
+    weights = [layer.dequantized_weight() for layer in (q.layers[0], q.layers[1].inner, q.layers[2].inner)]
+    biases = [layer.bias_stored.astype(np.float64) for layer in (q.layers[0], q.layers[1].inner, q.layers[2].inner)]
+    for Wq, W in zip(weights, [layer.weight for layer in mnist_net.layers]):
+        step = np.abs(W).max() / 127                                       # symmetric, per tensor
+        assert np.abs(Wq - W).max() <= step / 2 * (1 + 1e-6)
+    A1 = quantized(np.maximum(X @ weights[0] + biases[0], 0), *ranges[0])
+    A2 = quantized(np.maximum(A1 @ weights[1] + biases[1], 0), *ranges[1])
+    for A, (low, high) in ((A1, ranges[0]), (A2, ranges[1])):
+        codes = (A - low) / ((high - low) / 15)
+        np.testing.assert_allclose(codes, np.round(codes), atol=1e-9)     # on the grid
+        assert len(np.unique(np.round(codes))) <= 16 and len(np.unique(np.round(codes))) >= 8
+    logits = A2 @ weights[2] + biases[2]
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(q.predict_proba(X), P, rtol=1e-6, atol=1e-9)
+    # and the activation rounding matters: without it the outputs differ
+    assert np.abs(quantize(mnist_net, "symmetric", 8).predict_proba(X) - P).max() > 1e-3
     assert q.score(mnist5k.X_test, mnist5k.y_test) > 0.9
-    inputs, _ = q.forward_all(mnist5k.X_test[:50])
-    fed = q.layers[1].inner
-    assert fed is not None and len(np.unique(np.round(
-        (np.clip(inputs[1], *ranges[0]) - ranges[0][0]) / ((ranges[0][1] - ranges[0][0]) / 15)))) <= 16
 
 
 def test_qat_lowers_the_loss_through_the_hooks(mnist_net, mnist5k):
@@ -172,7 +200,8 @@ def test_weight_quantizer_matches_post_training_quantization(W, scheme, bits):
     fake = weight_quantizer(net, scheme, bits)(0, "weight", W)
     np.testing.assert_allclose(fake, quantize_layer(net.layers[0], scheme, bits).weight, rtol=1e-6,
                                atol=1e-7)
-    assert weight_quantizer(net, scheme, bits)(0, "bias", np.ones(12)) is not None
+    bias = np.linspace(-1, 1, 12)
+    np.testing.assert_array_equal(weight_quantizer(net, scheme, bits)(0, "bias", bias), bias)   # biases stay float
 
 
 def test_weight_quantizer_is_straight_through():

@@ -10,11 +10,15 @@ Sections:
   (idle, and with one core kept busy by another process);
 - dashboards: how long one control change takes inside the kernel;
 - memory: peak RSS of building and stressing each dashboard (budget 400 MB).
+- notebooks (opt-in: ``--notebooks``): each notebook run top to bottom on a fresh
+  kernel, its time against its budget. The tests only check that the notebooks
+  run; whether they run fast enough is measured here, on an idle machine.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -332,6 +336,38 @@ def bench_speed_stability(readings=10, busy=True, idle=True, max_seconds=1.0) ->
     return rows
 
 
+# Seconds each notebook should take top to bottom on an idle 2-core machine (targets, not limits).
+NOTEBOOK_BUDGET_SECONDS = {"00_introduction.ipynb": 10, "01_low_rank_factorization.ipynb": 10,
+                           "02_quantization.ipynb": 45}
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def bench_notebooks(notebook_dir=NOTEBOOK_DIR, cell_timeout=900) -> list[dict]:
+    """Seconds to run each notebook on a fresh kernel (as ``make test`` runs them), against
+    its budget; the kernel's start-up is timed apart. Outputs are kept in memory, never saved."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    rows = []
+    for path in sorted(Path(notebook_dir).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        start = time.perf_counter()
+        with client.setup_kernel():
+            started = time.perf_counter()
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+            done = time.perf_counter()
+        budget = NOTEBOOK_BUDGET_SECONDS.get(path.name)
+        cells = done - started
+        rows.append(dict(notebook=path.name, kernel_start_s=started - start, cells_s=cells,
+                         budget_s="-" if budget is None else float(budget),
+                         verdict="-" if budget is None else ("within" if cells <= budget else
+                                                               f"OVER x{cells / budget:.1f}")))
+    return rows
+
+
 def print_table(rows, title):
     print(f"\n{title}")
     if not rows:
@@ -360,17 +396,29 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
             "dashboards": (bench_dashboards, "Dashboards: one control change (compute + evaluate + redraw), ms"),
             "memory": (bench_memory, "Dashboards: peak RSS (MB) of building one and moving every control, "
                                      "each in a fresh process (budget 400 MB)")}
+# Opt-in (they take minutes): python -m compresslab.bench --notebooks
+OPT_IN = {"notebooks": (bench_notebooks, "Notebooks: top to bottom on a fresh kernel, seconds against the budget "
+                                         "(targets for an idle machine)")}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m compresslab.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("sections", nargs="*", default=list(SECTIONS), help=f"any of {list(SECTIONS)}")
+    parser.add_argument("sections", nargs="*", help=f"any of {list(SECTIONS) + list(OPT_IN)} "
+                                                    f"(default: {list(SECTIONS)})")
+    parser.add_argument("--notebooks", action="store_true",
+                        help="run every notebook and report its time against its budget "
+                             "(alone: only this section)")
     args = parser.parse_args(argv)
+    sections = list(args.sections) or ([] if args.notebooks else list(SECTIONS))
+    if args.notebooks and "notebooks" not in sections:
+        sections.append("notebooks")
+    known = {**SECTIONS, **OPT_IN}
+    for section in sections:
+        if section not in known:
+            parser.error(f"section must be one of {list(known)}; got {section!r}")
     print(f"compresslab benchmark | numpy {np.__version__} | BLAS threads: {blas_threads()}")
-    for section in args.sections:
-        if section not in SECTIONS:
-            parser.error(f"section must be one of {list(SECTIONS)}; got {section!r}")
-        fn, title = SECTIONS[section]
+    for section in sections:
+        fn, title = known[section]
         print_table(fn(), title)
 
 
