@@ -314,3 +314,66 @@ def test_qat_keeps_a_low_rank_structure(digits_net, digits):
             encoded = layer.encoded[name]
             assert encoded.bits == 4 and encoded.codes.max() < 16
     assert history.loss[-1] < history.loss[0]
+
+
+# --- issue #15: k-means without scikit-learn's KMeans, and no packing on a slider's path ----------
+
+def _sklearn_kmeans_1d(x, centroids, max_iter=100, tol=1e-4):
+    """The reference: scikit-learn's KMeans from the same start (what quantize_kmeans used to call)."""
+    from sklearn.cluster import KMeans
+
+    fit = KMeans(centroids.size, init=np.sort(centroids).reshape(-1, 1), n_init=1, max_iter=max_iter,
+                 tol=tol, random_state=0).fit(x.reshape(-1, 1))
+    return np.sort(fit.cluster_centers_.ravel())
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 6])
+def test_kmeans_1d_matches_sklearn_kmeans(bits):
+    from compresslab.quantization import _kmeans_1d
+
+    rng = np.random.default_rng(bits)
+    x = np.sort(np.concatenate([rng.normal(0, 0.05, 3000), rng.standard_t(2, 200) * 0.1]))   # heavy tails
+    init = np.linspace(x.min(), x.max(), 2**bits)
+    np.testing.assert_allclose(_kmeans_1d(x, init), _sklearn_kmeans_1d(x, init), rtol=1e-9, atol=1e-12)
+
+
+def test_kmeans_1d_moves_empty_clusters_to_the_farthest_points():
+    """A lone outlier leaves the middle of a linear initialisation empty: those
+    centroids must move onto data (scikit-learn's rule), not stay unused."""
+    from compresslab.quantization import _kmeans_1d
+
+    rng = np.random.default_rng(0)
+    x = np.sort(np.concatenate([rng.normal(0, 1, 1000), [50.0]]))
+    init = np.linspace(x.min(), x.max(), 8)                 # 5 of 8 start with no point
+    c = _kmeans_1d(x, init)
+    np.testing.assert_allclose(c, _sklearn_kmeans_1d(x, init), rtol=1e-9, atol=1e-12)
+    nearest = np.argmin(np.abs(x[:, None] - c[None, :]), axis=1)
+    assert np.unique(nearest).size == 8                      # every level is used
+    assert c[-1] == 50.0
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_kmeans_network_accuracy_equals_the_sklearn_kmeans_version(bits, mnist_net, mnist5k, monkeypatch):
+    import compresslab.quantization as q
+
+    ours = quantize(mnist_net, "kmeans", bits)
+    monkeypatch.setattr(q, "_kmeans_1d", _sklearn_kmeans_1d)
+    reference = quantize(mnist_net, "kmeans", bits)
+    acc, ref_acc = (n.score(mnist5k.X_val, mnist5k.y_val) for n in (ours, reference))
+    assert abs(acc - ref_acc) <= 0.001
+    for a, b in zip(ours.layers, reference.layers):
+        np.testing.assert_allclose(a.encoded["weight"].codebook, b.encoded["weight"].codebook, rtol=1e-6)
+
+
+@pytest.mark.parametrize("scheme, bits", [("symmetric", 4), ("binary", 1), ("kmeans", 4)])
+def test_quantize_and_predict_never_pack_codes(scheme, bits, digits_net, digits, monkeypatch):
+    """Codes are packed only when a file is written (arrays()), never on a slider's path."""
+    import compresslab.encoding as encoding
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("codes were packed or unpacked")
+
+    monkeypatch.setattr(encoding, "pack_codes", refuse)
+    monkeypatch.setattr(encoding, "unpack_codes", refuse)
+    q = quantize(digits_net, scheme, bits)
+    assert q.score(digits.X_test, digits.y_test) > 0.2 and q.storage_bits() > 0      # above chance (0.1)

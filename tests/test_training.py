@@ -11,6 +11,11 @@ def _random_net(rng, sizes, activation, out_activation="softmax", classes=None):
     return Network(layers, activation=activation, out_activation=out_activation, classes=classes)
 
 
+# Finite differences of the float32 loss: a larger step (rounding error ~ 1e-7 |L| / eps) and
+# tolerances to match; the float64 test below holds the formulas to 1e-5.
+FD = {"float64": dict(eps=1e-6, rtol=1e-5, atol=1e-7), "float32": dict(eps=2e-3, rtol=1e-2, atol=1e-3)}
+
+
 def _numeric_gradient(net, X, Y, eps=1e-6, **kwargs):
     grads = []
     for layer in net.layers:
@@ -29,11 +34,12 @@ def _numeric_gradient(net, X, Y, eps=1e-6, **kwargs):
     return grads
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
 @pytest.mark.parametrize("loss", ["hard", "soft", "hard+l2"])
-def test_gradients_match_finite_differences(activation, loss):
+def test_gradients_match_finite_differences(activation, loss, dtype):
     rng = np.random.default_rng(1)
-    net = _random_net(rng, [4, 5, 3, 3], activation)
+    net = _random_net(rng, [4, 5, 3, 3], activation).astype(dtype)
     X = rng.normal(size=(6, 4))
     Y = target_matrix(net, rng.integers(0, 3, 6))
     kwargs = {}
@@ -42,22 +48,57 @@ def test_gradients_match_finite_differences(activation, loss):
     if loss == "hard+l2":
         kwargs = dict(l2=0.1)
     _, grads = loss_and_gradients(net, X, Y, **kwargs)
-    numeric = _numeric_gradient(net, X, Y, **kwargs)
+    fd = FD[dtype]
+    numeric = _numeric_gradient(net, X, Y, eps=fd["eps"], **kwargs)
     for g, n in zip(grads, numeric):
         for name in g:
-            np.testing.assert_allclose(g[name], n[name], rtol=1e-5, atol=1e-7)
+            assert g[name].dtype == dtype                   # computed in the network's dtype throughout
+            np.testing.assert_allclose(g[name], n[name], rtol=fd["rtol"], atol=fd["atol"])
 
 
-def test_logistic_output_gradient_matches_finite_differences():
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_logistic_output_gradient_matches_finite_differences(dtype):
     rng = np.random.default_rng(2)
-    net = _random_net(rng, [3, 4, 1], "tanh", out_activation="logistic", classes=np.array([0, 1]))
+    net = _random_net(rng, [3, 4, 1], "tanh", out_activation="logistic", classes=np.array([0, 1])).astype(dtype)
     X = rng.normal(size=(5, 3))
     Y = target_matrix(net, rng.integers(0, 2, 5))
     _, grads = loss_and_gradients(net, X, Y)
-    numeric = _numeric_gradient(net, X, Y)
+    fd = FD[dtype]
+    numeric = _numeric_gradient(net, X, Y, eps=fd["eps"])
     for g, n in zip(grads, numeric):
         for name in g:
-            np.testing.assert_allclose(g[name], n[name], rtol=1e-5, atol=1e-8)
+            assert g[name].dtype == dtype
+            np.testing.assert_allclose(g[name], n[name], rtol=fd["rtol"], atol=min(fd["atol"], 1e-3))
+
+
+@pytest.mark.parametrize("loss", ["hard", "soft"])
+def test_float32_gradients_equal_float64_ones_to_float32_precision(loss):
+    """The float32 path computes the same formulas: against the float64 gradient of the same weights."""
+    rng = np.random.default_rng(5)
+    net32 = _random_net(rng, [6, 8, 5, 3], "relu").astype("float32")
+    net64 = net32.astype("float64")                    # the very same numbers, widened
+    X, labels = rng.normal(size=(16, 6)), rng.integers(0, 3, 16)
+    kwargs = dict(teacher_logits=rng.normal(size=(16, 3)) * 3, temperature=3.0, soft_weight=0.6) \
+        if loss == "soft" else {}
+    loss32, grads32 = loss_and_gradients(net32, X, target_matrix(net32, labels), **kwargs)
+    loss64, grads64 = loss_and_gradients(net64, X, target_matrix(net64, labels), **kwargs)
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+    for g32, g64 in zip(grads32, grads64):
+        for name in g32:
+            assert g32[name].dtype == np.float32
+            np.testing.assert_allclose(g32[name], g64[name], rtol=1e-4, atol=1e-6)
+
+
+def test_first_layer_input_gradient_is_skipped_only_where_nobody_needs_it():
+    """The engine asks the first layer for no dL/dX; the weight gradients are unchanged."""
+    rng = np.random.default_rng(6)
+    net = _random_net(rng, [5, 4, 3], "tanh")
+    X, G = rng.normal(size=(7, 5)), rng.normal(size=(7, 4))
+    full_in, full = net.layers[0].backward(X, G)
+    none_in, skipped = net.layers[0].backward(X, G, input_grad=False)
+    assert none_in is None and full_in.shape == X.shape
+    for name in full:
+        np.testing.assert_array_equal(skipped[name], full[name])
 
 
 def test_soft_loss_at_temperature_one_with_teacher_equal_targets_is_hard_loss():
@@ -116,11 +157,12 @@ def test_training_lowers_loss_and_learns(optimizer, lr, digits):
     for layer in net.layers:
         layer.params["weight"] *= 0.2
     h = train(net, digits.X_train, digits.y_train, epochs=8, optimizer=optimizer, learning_rate=lr,
-              X_test=digits.X_test, y_test=digits.y_test, progress=False)
+              X_test=digits.X_test, y_test=digits.y_test, track_accuracy=True, progress=False)
     assert isinstance(h, History) and h.epochs == 8
     assert h.loss[-1] < 0.5 * h.loss[0]
     assert h.test_accuracy[-1] > 0.85
     assert len(h.train_accuracy) == len(h.test_accuracy) == 8
+    assert h.train_accuracy[-1] == net.score(digits.X_train, digits.y_train)
 
 
 def test_training_is_deterministic(digits_mlp, digits):
@@ -223,3 +265,98 @@ def test_non_finite_weights_seeds_and_hooks_are_named(digits_net, digits):
 def test_divergence_is_an_error_not_a_nan_history(digits_net, digits):
     with pytest.raises(ValueError, match="training diverged.*smaller learning_rate"):
         train(digits_net, digits.X_train[:64], digits.y_train[:64], learning_rate=1e300, progress=False)
+
+
+# --- issue #15: in-place optimizers, float32 end to end, the accuracy pass on request ----------
+
+def _textbook_adam(w, grads, lr=1e-2, b1=0.9, b2=0.999, eps=1e-8):
+    """Kingma & Ba 2015, Algorithm 1, in float64 with new arrays every step."""
+    w, m, v = w.astype(np.float64), 0.0, 0.0
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        w = w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    return w
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 1e-5)])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_in_place_optimizers_match_the_textbook_update(optimizer, dtype, rtol):
+    from compresslab.training import _SGD, _Adam
+
+    rng = np.random.default_rng(7)
+    w0 = rng.normal(size=(5, 4))
+    grads = [rng.normal(size=(5, 4)) * 10.0**-k for k in range(6)]     # shrinking: eps matters at the end
+    w = w0.astype(dtype)
+    opt = _Adam(1e-2) if optimizer == "adam" else _SGD(0.1, momentum=0.9)
+    for g in grads:
+        opt.t += 1
+        opt.step("w", w, g.astype(dtype))
+    state = opt.m["w"] if optimizer == "adam" else opt.velocity["w"]
+    assert w.dtype == state.dtype == dtype                         # the state lives in the weight's dtype
+    if optimizer == "adam":
+        expected = _textbook_adam(w0.astype(dtype), [g.astype(dtype) for g in grads])
+    else:
+        expected, velocity = w0.astype(dtype).astype(np.float64), 0.0
+        for g in grads:
+            velocity = 0.9 * velocity - 0.1 * g.astype(dtype)
+            expected = expected + velocity
+    np.testing.assert_allclose(w, expected, rtol=rtol, atol=rtol * 1e-2)
+
+
+def test_optimizer_state_is_allocated_once():
+    from compresslab.training import _Adam
+
+    opt, w = _Adam(1e-3), np.ones(3)
+    opt.t = 1
+    opt.step("w", w, np.ones(3))
+    arrays = opt.m["w"], opt.v["w"], opt.scratch["w"]
+    for _ in range(3):
+        opt.t += 1
+        opt.step("w", w, np.full(3, 0.5))
+    assert all(a is b for a, b in zip(arrays, (opt.m["w"], opt.v["w"], opt.scratch["w"])))
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_float32_network_trains_in_float32_end_to_end(soft, digits_net, digits):
+    """Targets, soft targets, gradients and updates stay float32 (float64 targets used to promote them)."""
+    net = digits_net.astype("float32")
+    seen = set()
+
+    def gradient_transform(i, name, g):
+        seen.add(g.dtype.name)
+        return g
+
+    kwargs = dict(teacher_logits=digits_net.logits(digits.X_train), temperature=3.0, soft_weight=0.5) if soft else {}
+    train(net, digits.X_train, digits.y_train, epochs=1, gradient_transform=gradient_transform,
+          progress=False, **kwargs)
+    assert seen == {"float32"}
+    assert all(w.dtype == np.float32 for layer in net.layers for w in layer.params.values())
+
+
+def test_float32_training_follows_float64_training(digits_net, digits):
+    net32 = digits_net.astype("float32")
+    h64 = train(digits_net, digits.X_train, digits.y_train, epochs=2, learning_rate=1e-3, progress=False)
+    h32 = train(net32, digits.X_train, digits.y_train, epochs=2, learning_rate=1e-3, progress=False)
+    np.testing.assert_allclose(h32.loss, h64.loss, rtol=1e-3)
+    assert abs(net32.score(digits.X_test, digits.y_test) - digits_net.score(digits.X_test, digits.y_test)) <= 0.01
+
+
+def test_accuracy_pass_is_off_by_default_and_on_epoch_still_runs(digits_net, digits):
+    calls = []
+    h = train(digits_net, digits.X_train[:256], digits.y_train[:256], epochs=3, progress=False,
+              on_epoch=lambda epoch, history: calls.append((epoch, history.epochs)))
+    assert calls == [(0, 1), (1, 2), (2, 3)]
+    assert len(h.loss) == 3 and h.train_accuracy == [] and h.test_accuracy == []
+    h = train(digits_net, digits.X_train[:256], digits.y_train[:256], epochs=2, progress=False,
+              X_test=digits.X_test, y_test=digits.y_test)
+    assert len(h.test_accuracy) == 2 and h.train_accuracy == []     # asked for by passing the test split
+    with pytest.raises(TypeError, match="track_accuracy must be True or False; got 1"):
+        train(digits_net, digits.X_train[:64], digits.y_train[:64], track_accuracy=1, progress=False)
+
+
+def test_target_matrix_is_in_the_network_dtype(digits_net):
+    labels = np.array([0, 3, 9])
+    Y32 = target_matrix(digits_net.astype("float32"), labels)
+    assert Y32.dtype == np.float32 and target_matrix(digits_net, labels).dtype == np.float64
+    np.testing.assert_array_equal(Y32, np.eye(10)[labels])

@@ -8,6 +8,8 @@ Sections:
   (the engine's overhead), ``evaluate``, one training epoch, ``load_pretrained``;
 - speed-stability: ten readings of the same measured speedup agree within 15 %
   (idle, and with one core kept busy by another process);
+- training: one epoch against scikit-learn's MLPClassifier, float64 and float32;
+  ``quantize`` per scheme;
 - dashboards: how long one control change takes inside the kernel;
 - memory: peak RSS of building and stressing each dashboard (budget 400 MB).
 - notebooks (opt-in: ``--notebooks``): each notebook run top to bottom on a fresh
@@ -368,6 +370,85 @@ def bench_notebooks(notebook_dir=NOTEBOOK_DIR, cell_timeout=900) -> list[dict]:
     return rows
 
 
+def _sklearn_one_epoch(mlp, X, y, batch_size):
+    """A function training a copy of ``mlp`` for one epoch with scikit-learn itself:
+    the same network, Adam, learning rate, batch size and loss (no L2: alpha=0, as l2=0)."""
+    import copy
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    start = MLPClassifier(mlp.hidden_layer_sizes, activation=mlp.activation, solver="adam", alpha=0.0,
+                          batch_size=batch_size, learning_rate_init=1e-3, max_iter=1, shuffle=True,
+                          warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)      # max_iter=1 is the point
+        start.fit(X[:batch_size], y[:batch_size])                # sets up its bookkeeping
+    start.coefs_ = [W.copy() for W in mlp.coefs_]
+    start.intercepts_ = [b.copy() for b in mlp.intercepts_]
+
+    def one_epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            copy.deepcopy(start).fit(X, y)                       # warm start: one epoch from these weights
+    return one_epoch
+
+
+def bench_training(name="mnist-5k", batch_size=128, repeats=11) -> list[dict]:
+    """One epoch of Adam on the training split, from the pretrained weights:
+    scikit-learn's MLPClassifier against ``train`` in float64 and float32 (timed
+    in turns), then ``quantize`` per scheme, against the scikit-learn KMeans it replaced."""
+    from .quantization import quantize
+
+    ds = load_dataset(name)
+    mlp = load_pretrained(name)
+    net = from_sklearn(mlp)
+    net32 = net.astype("float32")
+    X, y = ds.X_train, ds.y_train
+
+    def ours(network, **kwargs):
+        return lambda: train(network.copy(), X, y, epochs=1, batch_size=batch_size, progress=False, **kwargs)
+
+    sk_s, f64_s, f32_s, acc_s = interleaved_medians(
+        [_sklearn_one_epoch(mlp, X, y, batch_size), ours(net), ours(net32), ours(net, track_accuracy=True)],
+        repeats=repeats)
+    what = f"{name}, {len(X)} images, batch {batch_size}"
+    rows = [dict(measure=f"epoch, scikit-learn MLPClassifier ({what})", ms=1e3 * sk_s, ratio=1.0,
+                 relative_to="scikit-learn"),
+            dict(measure="epoch, train float64", ms=1e3 * f64_s, ratio=f64_s / sk_s, relative_to="scikit-learn"),
+            dict(measure="epoch, train float32", ms=1e3 * f32_s, ratio=f32_s / sk_s, relative_to="scikit-learn"),
+            dict(measure="epoch, train float32", ms=1e3 * f32_s, ratio=f32_s / f64_s, relative_to="float64"),
+            dict(measure="epoch, train float64, track_accuracy=True", ms=1e3 * acc_s, ratio=acc_s / f64_s,
+                 relative_to="float64")]
+    cases = [("symmetric", 4), ("binary", 1), ("kmeans", 4)]
+    times = interleaved_medians([lambda s=s, b=b: quantize(net, s, b) for s, b in cases], repeats=repeats)
+    for (scheme, bits), seconds in zip(cases, times):
+        rows.append(dict(measure=f"quantize {scheme} {bits}-bit", ms=1e3 * seconds, ratio=float("nan"),
+                         relative_to=""))
+    sklearn_kmeans_s = median_seconds(lambda: _quantize_with_sklearn_kmeans(net, 4), repeats=3)
+    rows.append(dict(measure="quantize kmeans 4-bit with sklearn KMeans (before)", ms=1e3 * sklearn_kmeans_s,
+                     ratio=times[-1] / sklearn_kmeans_s, relative_to="sklearn KMeans"))
+    return rows
+
+
+def _quantize_with_sklearn_kmeans(net, bits):
+    """``quantize(net, "kmeans", bits)`` fitting its codebooks with scikit-learn's KMeans."""
+    from sklearn.cluster import KMeans
+
+    from . import quantization
+
+    def sklearn_kmeans(x, centroids, max_iter=100, tol=1e-4):
+        return KMeans(centroids.size, init=centroids.reshape(-1, 1), n_init=1, max_iter=max_iter, tol=tol,
+                      random_state=0).fit(x.reshape(-1, 1)).cluster_centers_.ravel()
+
+    fast, quantization._kmeans_1d = quantization._kmeans_1d, sklearn_kmeans
+    try:
+        return quantization.quantize(net, "kmeans", bits)
+    finally:
+        quantization._kmeans_1d = fast
+
+
 def print_table(rows, title):
     print(f"\n{title}")
     if not rows:
@@ -393,6 +474,8 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
                                                  "alpha by .npz bytes; measured delta on 1,000 test images"),
             "speed-stability": (bench_speed_stability, "Speed stability: measured delta of low-rank LeNet-300-100 "
                                 "(mnist-5k), 10 readings per setting, alternating; target MAD/median <= 15 %"),
+            "training": (bench_training, "Training: one Adam epoch, scikit-learn vs train (float64, float32), "
+                                         "timed in turns; quantize per scheme, ms"),
             "dashboards": (bench_dashboards, "Dashboards: one control change (compute + evaluate + redraw), ms"),
             "memory": (bench_memory, "Dashboards: peak RSS (MB) of building one and moving every control, "
                                      "each in a fresh process (budget 400 MB)")}

@@ -337,9 +337,11 @@ class Dense(StoredLayer):
         out += self.value("bias")
         return out
 
-    def backward(self, X: np.ndarray, grad_out: np.ndarray):
+    def backward(self, X: np.ndarray, grad_out: np.ndarray, input_grad: bool = True):
+        """``input_grad=False`` (optional in the protocol) skips dL/dX, returned as None: the
+        training engine asks it of the first layer, whose input is the data (a third of a step)."""
         grads = self._grads(weight=lambda: X.T @ grad_out, bias=lambda: grad_out.sum(axis=0))
-        return grad_out @ self.value("weight").T, grads
+        return (grad_out @ self.value("weight").T if input_grad else None), grads
 
     def to_dense(self) -> "Dense":
         """A plain float copy (decoded if encoded): shares no arrays with this layer."""

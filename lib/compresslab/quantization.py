@@ -95,8 +95,16 @@ def _uniform_params(lo, hi, bits, symmetric):
     return scale, zero, 0, q_max
 
 
+def _uniform_codes(G, scale, zero, q_min, q_max):
+    """q = clip(round(G / S + Z), q_min, q_max), in one new array (a slider calls this)."""
+    q = G / scale
+    q += zero
+    np.round(q, out=q)
+    return np.clip(q, q_min, q_max, out=q)
+
+
 def _uniform_round_trip(G, scale, zero, q_min, q_max):
-    q = np.clip(np.round(G / scale + zero), q_min, q_max)
+    q = _uniform_codes(G, scale, zero, q_min, q_max)
     return q, scale * (q - zero)
 
 
@@ -130,31 +138,86 @@ def quantize_uniform(W, bits, *, symmetric=True, granularity="tensor", range_met
     else:
         lo, hi = G.min(axis=0), G.max(axis=0)
     scale, zero, q_min, q_max = _uniform_params(lo, hi, bits, symmetric)
-    q, _ = _uniform_round_trip(G, scale, zero, q_min, q_max)
+    q = _uniform_codes(G, scale, zero, q_min, q_max)
     return (q - q_min).astype(np.uint32).reshape(np.shape(W)), scale, zero - q_min
 
 
 def quantize_kmeans(W, bits, *, random_state=0):
     """Weight sharing: a 2^b-entry codebook by 1-D k-means with linear initialisation
-    (Han et al. 2016). Returns (codes, codebook)."""
-    from sklearn.cluster import KMeans
-
+    (Han et al. 2016), fitted on at most ``KMEANS_SAMPLE`` weights. Returns (codes, codebook)."""
     w = np.asarray(W, dtype=np.float64).ravel()
     k = 2**bits
-    distinct = np.unique(w)
+    sample = w
+    if w.size > KMEANS_SAMPLE:                   # fit on a sample: same centroids, 10x faster
+        sample = np.random.default_rng(random_state).choice(w, KMEANS_SAMPLE, replace=False)
+    sample = np.sort(sample)
+    if _distinct_sorted(sample).size <= k:       # too few values in the sample: use them all
+        sample = np.sort(w)
+    distinct = _distinct_sorted(sample)
     if distinct.size <= k:                       # nothing to cluster: the codebook is exact
         codebook = np.concatenate([distinct, np.full(k - distinct.size, distinct[-1])])
     else:
-        sample = w
-        if w.size > KMEANS_SAMPLE:               # fit on a sample: same centroids, 10x faster
-            sample = np.random.default_rng(random_state).choice(w, KMEANS_SAMPLE, replace=False)
-        init = np.linspace(w.min(), w.max(), k).reshape(-1, 1)
-        codebook = KMeans(k, init=init, n_init=1, max_iter=100, random_state=random_state).fit(
-            sample.reshape(-1, 1)).cluster_centers_.ravel()
+        codebook = _kmeans_1d(sample, np.linspace(w.min(), w.max(), k))
     codebook = np.sort(codebook)
     # nearest centroid in 1-D: compare with the midpoints between sorted centroids
     codes = np.searchsorted((codebook[1:] + codebook[:-1]) / 2, w)
     return codes.astype(np.uint32).reshape(np.shape(W)), codebook
+
+
+def _distinct_sorted(x):
+    """The distinct values of a sorted array (``np.unique`` without its sort)."""
+    return x[np.concatenate([[True], x[1:] != x[:-1]])] if x.size else x
+
+
+def _kmeans_1d(x, centroids, max_iter=100, tol=1e-4):
+    """Lloyd's k-means on sorted 1-D data ``x`` from the initial ``centroids``.
+
+    In 1-D the nearest centroid splits the sorted data at the midpoints between
+    sorted centroids, so every cluster is a slice of ``x`` found by binary search
+    and its mean comes from prefix sums: an iteration costs O(k log n), not O(k n).
+    The iterations are scikit-learn's ``KMeans`` (Lloyd): an empty cluster takes
+    the point farthest from its centroid, which leaves its old cluster; it stops
+    when no point changes cluster, when the centroids move less than
+    ``tol`` x var(x) (sum of squared shifts), or after ``max_iter`` iterations.
+    """
+    n = x.size
+    prefix = np.concatenate([[0.0], np.cumsum(x)])
+    tolerance = tol * np.var(x)
+    c = np.sort(np.asarray(centroids, dtype=np.float64))
+    bounds = None
+    for _ in range(max_iter):
+        # cluster j is x[b[j]:b[j+1]]; a point on a midpoint joins the lower cluster, as in the codes
+        new_bounds = np.concatenate([[0], np.searchsorted(x, (c[1:] + c[:-1]) / 2, side="right"), [n]])
+        counts = np.diff(new_bounds).astype(np.float64)
+        sums = prefix[new_bounds[1:]] - prefix[new_bounds[:-1]]
+        empty = np.flatnonzero(counts == 0)
+        if empty.size:
+            _relocate_empty(x, c, new_bounds, empty, counts, sums)
+        new = sums / counts
+        shift = np.sum((new - c) ** 2)
+        c = np.sort(new)                    # a relocated centroid may be out of order
+        if bounds is not None and np.array_equal(new_bounds, bounds):
+            break                            # no point changed cluster
+        if shift <= tolerance:
+            break
+        bounds = new_bounds
+    return c
+
+
+def _relocate_empty(x, c, bounds, empty, counts, sums):
+    """scikit-learn's rule for empty clusters, in place on ``counts`` and ``sums``: each
+    takes one of the points farthest from their centroid (farthest first, one per
+    distinct value), and that point leaves the cluster it was in."""
+    labels = np.repeat(np.arange(c.size), np.diff(bounds))
+    distance = np.abs(x - c[labels])
+    order = np.argsort(distance, kind="stable")[::-1]
+    _, first = np.unique(x[order], return_index=True)       # one point per distinct value
+    for j, point in zip(empty, order[np.sort(first)]):
+        if distance[point] == 0:                            # every point sits on its centroid
+            break
+        counts[labels[point]] -= 1
+        sums[labels[point]] -= x[point]
+        counts[j], sums[j] = 1, x[point]
 
 
 def quantize_binary(W):
