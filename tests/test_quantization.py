@@ -145,7 +145,7 @@ def test_activation_quantization(mnist_net, mnist5k):
     """Ranges, quantized activations and outputs against a forward pass built by hand in NumPy."""
     X_cal, X = mnist5k.X_train, mnist5k.X_test[:200]
     q = quantize(mnist_net, "symmetric", 8, activation_bits=4, X_calibration=X_cal)
-    assert [type(layer) for layer in q.layers] == [QuantizedDense, QuantizedInput, QuantizedInput]
+    assert [type(layer) for layer in q.layers] == [Dense, QuantizedInput, QuantizedInput]
     assert all(layer.bits == 4 for layer in q.layers[1:])
     # the ranges: min and max of the float network's hidden ReLU outputs on the calibration data
     (W1, b1), (W2, b2) = [(layer.weight, layer.bias) for layer in mnist_net.layers[:2]]
@@ -154,7 +154,9 @@ def test_activation_quantization(mnist_net, mnist5k):
     ranges = [(H1.min(), H1.max()), (H2.min(), H2.max())]
     assert ranges[0][0] == 0.0 and ranges[1][0] == 0.0                     # ReLU: the low end is 0
     np.testing.assert_allclose(activation_ranges(mnist_net, X_cal), ranges, rtol=1e-12)
-    np.testing.assert_allclose([(layer.low, layer.high) for layer in q.layers[1:]], ranges, rtol=1e-12)
+    # stored as float32 (2 x 32 bits, as counted): the layer works with the rounded range
+    np.testing.assert_allclose([(layer.low, layer.high) for layer in q.layers[1:]], ranges, rtol=1e-7)
+    ranges = [(layer.low, layer.high) for layer in q.layers[1:]]
     assert q.storage_bits() == quantize(mnist_net, "symmetric", 8).storage_bits() + 2 * 2 * 32   # + [low, high]
 
     def quantized(A, low, high, levels=2**4):                              # levels evenly spread over [low, high]
@@ -162,8 +164,8 @@ def test_activation_quantization(mnist_net, mnist5k):
         return low + step * np.round((np.clip(A, low, high) - low) / step)
 
     # the same network by hand: 8-bit weights, hidden activations rounded to 16 levels
-    weights = [layer.dequantized_weight() for layer in (q.layers[0], q.layers[1].inner, q.layers[2].inner)]
-    biases = [layer.bias_stored.astype(np.float64) for layer in (q.layers[0], q.layers[1].inner, q.layers[2].inner)]
+    weights = [layer.weight for layer in (q.layers[0], q.layers[1].inner, q.layers[2].inner)]   # decoded codes
+    biases = [layer.bias for layer in (q.layers[0], q.layers[1].inner, q.layers[2].inner)]        # float32 values
     for Wq, W in zip(weights, [layer.weight for layer in mnist_net.layers]):
         step = np.abs(W).max() / 127                                       # symmetric, per tensor
         assert np.abs(Wq - W).max() <= step / 2 * (1 + 1e-6)
