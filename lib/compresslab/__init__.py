@@ -18,6 +18,8 @@ _EXPORTS = {
     "evaluate": "metrics", "sweep": "metrics", "Report": "metrics",
     "factorize": "lowrank", "allocate_ranks": "lowrank",
     "quantize": "quantization", "quantization_aware_training": "quantization",
+    "distill": "distillation", "soften": "distillation", "Ensemble": "distillation",
+    "out_of_fold_teacher": "distillation",
 }
 __all__ = sorted(_EXPORTS)
 
