@@ -294,3 +294,17 @@ def test_non_softmax_student_refused_by_the_engine(digits):
     with pytest.raises(ValueError, match="soft targets need a softmax output"):
         D.distill(teacher, student, X, y, soft_weight=0.5, progress=False)
     assert _same(_weights(student), before)
+
+
+def test_hints_need_one_network(digits, digits_net):
+    with pytest.raises(TypeError, match="hints need one teacher Network"):
+        D.hint_train(D.Ensemble([digits_net, digits_net]), _student(hidden=(8, 8)), digits.X_train)
+
+
+def test_bench_section_smoke():
+    from compresslab.bench_distillation import bench_distillation
+
+    rows = bench_distillation(sizes=(4,), seeds=(0,), epochs=1, teacher="shipped", temperatures=(2.0,),
+                              soft_weights=(0.5,), verbose=False)
+    assert len(rows) == 1 and rows[0]["T"] == 2.0 and 0 <= rows[0]["distilled_test"] <= 1
+    assert rows[0]["curve_ms"] > 0 and rows[0]["entropy_bits"] < 0.1      # the memorised teacher: ~one-hot

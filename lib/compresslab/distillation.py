@@ -485,7 +485,8 @@ def hint_train(teacher: Network, student: Network, X, *, student_layer=1, teache
     from .training import train
 
     teacher = _check_pair(teacher, student)
-    check_network("teacher", teacher)
+    if not isinstance(teacher, Network):
+        raise TypeError(f"hints need one teacher Network (its hidden layers are the hints); got {teacher!r}")
     X = check_array_2d("X", X, n_features=student.n_features)
     student_layer = check_int("student_layer", student_layer, low=1, high=len(student.layers) - 1)
     hint = hidden_activations(teacher, X, teacher_layer)               # (n, teacher width)
