@@ -308,3 +308,15 @@ def test_bench_section_smoke():
                               soft_weights=(0.5,), verbose=False)
     assert len(rows) == 1 and rows[0]["T"] == 2.0 and 0 <= rows[0]["distilled_test"] <= 1
     assert rows[0]["curve_ms"] > 0 and rows[0]["entropy_bits"] < 0.1      # the memorised teacher: ~one-hot
+
+
+def test_engine_hard_weight_is_checked_and_skips_transfer_rows_in_accuracy(digits):
+    net = _student()
+    X, y = digits.X_train[:40], digits.y_train[:40]
+    for bad in (np.ones(39), -np.ones(40), np.full(40, np.nan)):
+        with pytest.raises(ValueError, match="hard_weight"):
+            train(net.copy(), X, y, hard_weight=bad, progress=False)
+    weight = np.r_[np.ones(10), np.zeros(30)]
+    trained = net.copy()
+    history = train(trained, X, y, epochs=1, hard_weight=weight, progress=False)
+    assert history.train_accuracy[0] == trained.score(X[:10], y[:10])
