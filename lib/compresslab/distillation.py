@@ -43,7 +43,6 @@ al. 2015 ("FitNets: Hints for Thin Deep Nets"); Choudhary et al. 2020 (the surve
 from __future__ import annotations
 
 import hashlib
-import numbers
 
 import numpy as np
 
