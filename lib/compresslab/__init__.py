@@ -25,6 +25,7 @@ _EXPORTS = {
     "quantize_array": "quantization",
     "integer_network": "integer",
     "prune": "pruning", "fine_tune": "pruning", "iterative_prune": "pruning", "Sparse": "pruning",
+    "distill": "distillation", "soften": "distillation", "Ensemble": "distillation",
 }
 __all__ = sorted(_EXPORTS)
 

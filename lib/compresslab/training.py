@@ -99,7 +99,7 @@ def _sorted(a) -> bool:
 
 
 def loss_and_gradients(network: Network, X, Y, *, teacher_logits=None, temperature=1.0, soft_weight=0.0,
-                       l2=0.0, weight_transform: Optional[WeightTransform] = None):
+                       l2=0.0, weight_transform: Optional[WeightTransform] = None, hard_weight=None):
     """Loss and the gradient of every parameter, by backpropagation.
 
     ``Y`` is a target matrix (see ``target_matrix``). Returns
@@ -108,6 +108,8 @@ def loss_and_gradients(network: Network, X, Y, *, teacher_logits=None, temperatu
     the gradients are those of the transformed weights (straight-through).
     Everything is computed in the network's dtype: X, Y and the teacher's
     logits are cast to it (no copy when they already have it).
+    ``hard_weight`` (n,) weights each row's hard-label loss (None: all 1; 0: a
+    transfer row that only has soft targets).
     """
     dtype = network.dtype
     X, Y = np.asarray(X).astype(dtype, copy=False), np.asarray(Y).astype(dtype, copy=False)
@@ -116,19 +118,20 @@ def loss_and_gradients(network: Network, X, Y, *, teacher_logits=None, temperatu
     n = X.shape[0]
     # log(0) guards that exist in the dtype: 1e-300 is 0 in float32, and 1 - 1e-15 is 1
     tiny, eps = np.finfo(dtype).tiny, max(1e-15, float(np.finfo(dtype).eps))
+    # per-row weight of the hard loss, (n, 1); 1 everywhere unless hard_weight is given
+    h = np.ones((n, 1), dtype=dtype) if hard_weight is None else np.asarray(hard_weight, dtype=dtype).reshape(n, 1)
     masters = _swap_in_transformed(network, weight_transform)
     try:
         inputs, pre = network.forward_all(X)
         logits = pre[-1]
         if network.out_activation == "softmax":
             P = activate("softmax", logits)
-            loss = (1 - soft_weight) * -np.sum(Y * np.log(np.maximum(P, tiny))) / n
-            grad = (1 - soft_weight) * (P - Y) / n                 # (n, n_out)
+            loss = (1 - soft_weight) * -np.sum(h * Y * np.log(np.maximum(P, tiny))) / n
         else:
             P = activate("logistic", logits)
             P_safe = np.clip(P, eps, 1 - eps)
-            loss = (1 - soft_weight) * -np.sum(Y * np.log(P_safe) + (1 - Y) * np.log(1 - P_safe)) / n
-            grad = (1 - soft_weight) * (P - Y) / n
+            loss = (1 - soft_weight) * -np.sum(h * (Y * np.log(P_safe) + (1 - Y) * np.log(1 - P_safe))) / n
+        grad = (1 - soft_weight) * h * (P - Y) / n                 # (n, n_out)
         if soft_weight > 0:
             if network.out_activation != "softmax":
                 raise ValueError("soft targets need a softmax output (multiclass); "
@@ -244,7 +247,7 @@ class _SGD:
 # ----------------------------------------------------------------------------
 
 def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam", learning_rate=1e-3,
-          momentum=0.9, l2=0.0, teacher_logits=None, temperature=1.0, soft_weight=0.0,
+          momentum=0.9, l2=0.0, teacher_logits=None, temperature=1.0, soft_weight=0.0, hard_weight=None,
           weight_transform: Optional[WeightTransform] = None,
           gradient_transform: Optional[GradientTransform] = None,
           after_step: Optional[AfterStep] = None,
@@ -261,6 +264,9 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
     l2 : L2 penalty on the weights (not the biases).
     teacher_logits : (n_samples, n_classes) teacher logits aligned with X, for
         distillation with ``temperature`` T and soft-loss weight ``soft_weight`` (w above).
+    hard_weight : optional (n_samples,) weights >= 0 of each row's hard-label loss; a row
+        with weight 0 is a transfer row (soft targets only: its label is never used, and
+        the per-epoch training accuracy counts only rows with weight > 0).
     weight_transform, gradient_transform, after_step : the hooks (module doc).
     X_test, y_test : optional held-out data for the per-epoch test accuracy.
     track_accuracy : also score the training set after every epoch
@@ -309,6 +315,13 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
             raise ValueError(f"teacher_logits must have one row per sample ({X.shape[0]}); "
                              f"got {teacher_logits.shape[0]}")
     has_test = X_test is not None and y_test is not None
+    X_acc, y_acc = X, y                                  # rows whose labels are real
+    if hard_weight is not None:
+        hard_weight = np.asarray(hard_weight, dtype=float)
+        if hard_weight.shape != (X.shape[0],) or not np.all(np.isfinite(hard_weight)) or np.any(hard_weight < 0):
+            raise ValueError(f"hard_weight must be ({X.shape[0]},) finite weights >= 0; got shape "
+                             f"{hard_weight.shape}, min {np.min(hard_weight) if hard_weight.size else None}")
+        X_acc, y_acc = X[hard_weight > 0], np.asarray(y)[hard_weight > 0]
 
     rng = check_random_state(random_state)
     opt = _Adam(learning_rate) if optimizer == "adam" else _SGD(learning_rate, momentum)
@@ -323,7 +336,8 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
             soft = teacher_logits[batch] if soft_weight > 0 else None
             loss, grads = loss_and_gradients(network, X[batch], Y[batch], teacher_logits=soft,
                                              temperature=temperature, soft_weight=soft_weight, l2=l2,
-                                             weight_transform=weight_transform)
+                                             weight_transform=weight_transform,
+                                             hard_weight=None if hard_weight is None else hard_weight[batch])
             total += loss * len(batch)
             opt.t += 1
             for i, layer in enumerate(network.layers):
@@ -341,7 +355,8 @@ def train(network: Network, X, y, *, epochs=5, batch_size=128, optimizer="adam",
             raise diverged
         try:
             if track_accuracy:
-                history.train_accuracy.append(_accuracy(network, X, y, weight_transform))
+                history.train_accuracy.append(_accuracy(network, X_acc, y_acc, weight_transform)
+                                              if len(y_acc) else float("nan"))
             if has_test:
                 history.test_accuracy.append(_accuracy(network, X_test, y_test, weight_transform))
         except ValueError as exc:          # finite weights whose outputs overflow
