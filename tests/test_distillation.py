@@ -318,5 +318,5 @@ def test_engine_hard_weight_is_checked_and_skips_transfer_rows_in_accuracy(digit
             train(net.copy(), X, y, hard_weight=bad, progress=False)
     weight = np.r_[np.ones(10), np.zeros(30)]
     trained = net.copy()
-    history = train(trained, X, y, epochs=1, hard_weight=weight, progress=False)
+    history = train(trained, X, y, epochs=1, hard_weight=weight, progress=False, track_accuracy=True)
     assert history.train_accuracy[0] == trained.score(X[:10], y[:10])

@@ -10,6 +10,8 @@ Sections:
   (idle, and with one core kept busy by another process);
 - training: one epoch against scikit-learn's MLPClassifier, float64 and float32;
   ``quantize`` per scheme;
+- pruning, pruning-break-even, distillation: the families' own tables
+  (bench_pruning.py, bench_distillation.py);
 - dashboards: how long one control change takes inside the kernel;
 - memory: peak RSS of building and stressing each dashboard (budget 400 MB).
 - notebooks (opt-in: ``--notebooks``): each notebook run top to bottom on a fresh
@@ -449,6 +451,13 @@ def _quantize_with_sklearn_kmeans(net, bits):
         quantization._kmeans_1d = fast
 
 
+def _lazy(module, name):
+    """A bench function from its own module (bench_pruning.py, bench_distillation.py), imported on use."""
+    import importlib
+
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+
+
 def print_table(rows, title):
     print(f"\n{title}")
     if not rows:
@@ -476,6 +485,14 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
                                 "(mnist-5k), 10 readings per setting, alternating; target MAD/median <= 15 %"),
             "training": (bench_training, "Training: one Adam epoch, scikit-learn vs train (float64, float32), "
                                          "timed in turns; quantize per scheme, ms"),
+            "pruning": (lambda: _lazy("bench_pruning", "bench_pruning")(),
+                        "Pruning: LeNet-300-100 (mnist-5k), magnitude, global; CSR network; alpha by .npz bytes "
+                        "vs float64 dense; delta at batch 1 and 1,000, 1 thread"),
+            "pruning-break-even": (lambda: _lazy("bench_pruning", "break_even")(),
+                                   "Pruning: CSR break-even sparsity (measured delta = 1), 1 BLAS thread"),
+            "distillation": (lambda: _lazy("bench_distillation", "bench_distillation")(),
+                             "Distillation: 784-h-10 students on mnist-5k, hard labels vs distilled "
+                             "(T and soft_weight chosen on validation), test accuracy mean +- sd over seeds"),
             "dashboards": (bench_dashboards, "Dashboards: one control change (compute + evaluate + redraw), ms"),
             "memory": (bench_memory, "Dashboards: peak RSS (MB) of building one and moving every control, "
                                      "each in a fresh process (budget 400 MB)")}
