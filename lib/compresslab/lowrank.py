@@ -528,3 +528,92 @@ def budget_range(network: Network) -> tuple[int, int]:
     svds = layer_svds(network)
     return (factorized_params(svds, [1] * len(svds)),
             factorized_params(svds, [max_useful_rank(*svd.shape) for svd in svds]))
+
+
+# ----------------------------------------------------------------------------
+# A fair comparison of budget rules: the same layers eligible for every rule
+# ----------------------------------------------------------------------------
+
+BUDGET_RULES = ("same share of rank", "same energy", "global")
+
+
+def budget_ranks(network: Network, budget: int, rule: str = "global", *, keep_dense=(-1,)) -> list[int]:
+    """Ranks for a total parameter ``budget`` by one ``rule``, over the same eligible layers.
+
+    ``uniform_ranks``, ``energy_ranks`` and ``allocate_ranks`` may factorize every
+    layer, even LeNet's 100 x 10 output layer, whose break-even rank is 9.1:
+    a per-layer rule that squeezes it to rank 1-5 loses for that reason alone.
+    Here the layers in ``keep_dense`` (indices, negative allowed) keep their
+    full rank for every rule (``factorize`` then keeps them dense) and their
+    m n + n parameters are paid from the budget first; the rest is spent on
+    the eligible layers i (shape m_i x n_i, largest useful rank K_i) by
+
+    - "same share of rank": k_i = max(1, floor(t K_i)), the largest common t that fits;
+    - "same energy": k_i = the smallest rank keeping a share e of layer i's
+      squared singular values (capped at K_i), the largest common e that fits;
+    - "global": greedy from rank 1, each step raising the layer with the
+      largest s_{k+1}^2 / (m_i + n_i). By Eckart-Young that step lowers
+      ||W_i - W_i,k||_F^2 by exactly s_{k+1}^2 for m_i + n_i parameters, so the
+      rule greedily minimises sum_i ||W_i - W_i,k||_F^2 at the budget: the
+      total squared *weight* error. It is a proxy: a unit of squared error
+      costs different accuracy in different layers (their inputs differ in
+      scale and the later layers amplify it differently); Eckart-Young is a
+      theorem about one matrix and says nothing about that exchange rate.
+
+    Returns one rank per layer (the kept-dense layers at their full rank).
+    """
+    check_network("network", network)
+    check_choice("rule", rule, BUDGET_RULES)
+    svds = layer_svds(network)
+    n_layers = len(svds)
+    dense = set()
+    for i in keep_dense:
+        check_int("keep_dense: layer index", i, low=-n_layers, high=n_layers - 1)
+        dense.add(i % n_layers)
+    eligible = [i for i in range(n_layers) if i not in dense]
+    if not eligible:
+        raise ValueError(f"keep_dense must leave at least one layer to factorize; got {tuple(keep_dense)} "
+                         f"for {n_layers} layers")
+    limits = [max_useful_rank(*svd.shape) for svd in svds]
+
+    def ranks_with(chosen):                   # chosen: {eligible index: rank}
+        return [chosen[i] if i in chosen else svds[i].full_rank for i in range(n_layers)]
+
+    def cost(chosen):
+        return factorized_params(svds, ranks_with(chosen))
+
+    floor = cost({i: 1 for i in eligible})
+    ceiling = cost({i: limits[i] for i in eligible})
+    budget = check_int("budget", budget, low=floor, high=ceiling)
+
+    if rule == "global":
+        chosen, spent = {i: 1 for i in eligible}, floor
+        while True:
+            best, best_gain = None, 0.0
+            for i in eligible:
+                m, n = svds[i].shape
+                k = chosen[i]
+                if k >= limits[i] or k >= svds[i].full_rank or spent + m + n > budget:
+                    continue
+                gain = svds[i].s[k] ** 2 / (m + n)
+                if gain > best_gain:
+                    best, best_gain = i, gain
+            if best is None:
+                return ranks_with(chosen)
+            chosen[best] += 1
+            spent += sum(svds[best].shape)
+
+    if rule == "same share of rank":
+        def at(t):
+            return {i: max(1, int(t * limits[i])) for i in eligible}
+    else:
+        def at(t):
+            return {i: max(1, min(svds[i].rank_for_energy(t), limits[i])) if t > 0 else 1 for i in eligible}
+    low, high = 0.0, 1.0
+    for _ in range(50):                       # bisection on the common share (or energy)
+        middle = (low + high) / 2
+        if cost(at(middle)) <= budget:
+            low = middle
+        else:
+            high = middle
+    return ranks_with(at(low))

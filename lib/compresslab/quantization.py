@@ -557,3 +557,63 @@ def sweep_schemes(network: Network, dataset, bits_per_scheme: dict, *, granulari
             return quantize(network, **canonical_setting(scheme, bits, granularity, range_method))
         curves[scheme] = sweep(make, bit_list, dataset, network, **evaluate_kwargs)
     return curves
+
+
+# ----------------------------------------------------------------------------
+# Convergence from scratch: the same training with quantized weights or gradients
+# ----------------------------------------------------------------------------
+
+def convergence_runs(sizes, X, y, *, bits=(8, 4, 2, 1), quantized="weights", seeds=(0, 1, 2), epochs=5,
+                     batch_size=128, learning_rate=3e-3, X_eval=None, y_eval=None, progress=True) -> dict:
+    """Train an MLP of layer ``sizes`` from scratch, once per seed, in float and at each bit-width.
+
+    ``quantized="weights"``: the forward pass sees fake-quantized weights
+    (``weight_quantizer``: symmetric with one min-max range per neuron for
+    b >= 2, XNOR-style binary for b = 1), gradients flow straight through to
+    float masters. Per-neuron min-max is a sensible range here: a freshly
+    initialised layer has no outliers to waste levels on, and each neuron's
+    range follows its own weights as they grow (an MSE search at every step
+    would cost about three times the training). ``quantized="gradients"``: weights stay float and every gradient
+    is rounded to b bits stochastically (``gradient_quantizer``, unbiased).
+    Every arm of one seed starts from the same random weights and sees the
+    batches in the same order, so the arms differ only by the quantization.
+
+    Returns {label: [History per seed]}, labels "float" then "b-bit"; each
+    History has the training loss per epoch and, with ``X_eval``/``y_eval``,
+    the accuracy on them per epoch (in ``test_accuracy``, whatever split it is).
+    ``progress`` shows one bar over all runs.
+    """
+    from .network import random_network
+    from .training import train
+
+    check_choice("quantized", quantized, ("weights", "gradients"))
+    bits = [check_int("bits", b, low=1, high=16) for b in bits]
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must list at least one seed; got none")
+    arms = [None] + bits
+    runs = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(arms) * len(seeds), desc=f"quantized {quantized}", unit="run", leave=False)
+    for b in arms:
+        label = "float" if b is None else f"{b}-bit"
+        runs[label] = []
+        for seed in seeds:
+            network = random_network(tuple(sizes), random_state=seed)
+            weight_hook = gradient_hook = None
+            if b is not None and quantized == "weights":
+                weight_hook = (weight_quantizer(network, "binary", 1) if b == 1 else
+                               weight_quantizer(network, "symmetric", b, granularity="neuron"))
+            elif b is not None:
+                gradient_hook = gradient_quantizer(b, random_state=seed)
+            runs[label].append(train(network, X, y, epochs=epochs, batch_size=batch_size,
+                                     learning_rate=learning_rate, weight_transform=weight_hook,
+                                     gradient_transform=gradient_hook, X_test=X_eval, y_test=y_eval,
+                                     random_state=seed, progress=False))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return runs
