@@ -63,7 +63,7 @@ def untimed(report):
     import dataclasses
 
     fields = {f.name for f in dataclasses.fields(report)}
-    timing = {k: None for k in ("speedup_measured", "seconds", "timing") if k in fields}
+    timing = {k: None for k in ("speedup_measured", "seconds", "timing", "latency") if k in fields}
     return dataclasses.replace(report, **timing)
 
 
