@@ -104,7 +104,7 @@ def _float16_alpha(W) -> float:
     from .encoding import array_storage_bits
     from .quantization import quantize_array
 
-    return array_storage_bits(np.asarray(W, dtype=np.float64)) / quantize_array(W, "float16").storage_bits()
+    return array_storage_bits(np.asarray(W, dtype=np.float64)) / quantize_array(W, "float16", 16).storage_bits()
 
 
 def _uniform_scale(values, bits, symmetric):
