@@ -1,9 +1,23 @@
-"""Self-checks for the notebooks' exercises.
+"""Self-checks for the notebooks' exercises, of two kinds.
 
-``check(exercise, answer)`` says right or wrong without giving the answer
-away. Every expected answer is computed from the library, never typed in.
+**Numeric**: ``check(exercise, answer)`` says right or wrong, with a hint about
+the method, never "too large / too small" (which would let a student bisect
+the answer). Every expected answer is computed by the library (a layer's
+``storage_bits``, ``flops``, ``n_params``; ``break_even_rank``;
+``quantize_uniform``; ``quantize_binary``; the SVDs), never typed as a formula.
 
-An answer is right when it is correct to the precision the notebook shows for
+**Implement it**: the student writes the function that matters (a truncated
+SVD, a quantizer, a pruning mask, a softened softmax);
+``check_implementation(name, fn)`` runs it and the library's reference on
+random and edge-case inputs (ties, zeros, extreme values) and prints the first
+failing case in words ("for W of shape (3, 2) and k = 1 your left @ right
+differs from the best rank-1 approximation by 0.41"). Once it passes,
+``use_implementation(name, fn)`` gives the notebook a tool built on it (a
+``factorize_with``, a ``quantized_network``), and ``show_solution(name)``
+prints a model answer, only when asked. A new exercise is one ``Implement``
+entry: a signature and docstring, a reference, cases, a comparison, a hint.
+
+A numeric answer is right when it is correct to the precision the notebook shows for
 that kind of number (``Exercise.shown``, a format spec):
 
 - ``"d"``: a count, a rank, a zero point: the whole number, exactly;
@@ -820,12 +834,17 @@ T^2 CE(q, p) averaged over the N rows, with p = softmax(z / T), q = softmax(v / 
 
 SOLUTIONS = {
     "lowrank-open-global-budget": """\
-The global budget gives the most rank to the first layer (784 x 300). The greedy rule adds, one step at a
-time, the rank whose singular value buys the most squared error per parameter: s_k^2 / (m + n). The first
-layer's spectrum decays slowly over hundreds of directions, and its inputs (pixels) are strongly correlated,
-so its leading directions remove a lot of error; the 100 x 10 output layer is cheap but has little error left
-to remove. After Fine-tune, compare the two accuracies at the same alpha: read them from the dashboard's
-report rather than from this text, and judge the difference against the seed-to-seed spread.""",
+The ranks are what the dashboard shows; to print them:
+
+    ranks = allocate_ranks(lenet, int(0.05 * lenet.n_params))
+    print(ranks, [k * (svd.shape[0] + svd.shape[1]) for k, svd in zip(ranks, svds)])
+
+Read both lists: the rank and the parameters it costs, k (m + n). The greedy rule adds one rank at a time,
+the one that removes the most squared error per parameter, s_k^2 / (m + n). A rank of the 784 x 300 layer
+costs 1,084 parameters, one of the 100 x 10 layer only 110, so a smaller layer can win ranks with smaller
+singular values, while the layer with the most parameters need not have the most rank. After Fine-tune,
+compare the two accuracies at the same alpha from the dashboard's report, and judge the difference against
+the spread between seeds, not by one run.""",
     "quant-open-bitwidth": """\
 Move the bit-width down with per-tensor min-max until the accuracy falls below 0.94, note the last bit-width
 that kept it; repeat with per-neuron and MSE range. The saving is the ratio of the two sizes the dashboard
