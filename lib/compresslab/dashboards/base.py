@@ -44,8 +44,8 @@ still, runs in the background, and lands in the readout later::
 - Background work of a dashboard (warm-ups, deflates) runs inside
   ``metrics.timing_guard(name)``, and ``measure_speedup`` waits until it is
   quiet (``metrics.wait_until_quiet``): no timing runs beside the suite's own
-  work. A warm-up loop calls ``self.warmup_gate()`` between items: it pauses
-  while a move is handled or a measurement is pending.
+  work. ``start_warmup(steps)`` runs a warm-up that way, one step at a time,
+  pausing while a move is handled or a measurement is pending.
 - ``settle()`` (tests, benchmarks) waits for the pending measurement and flushes.
 - ``speed_text(report)``, ``accuracy_text(report)``: the readout strings.
 
@@ -440,21 +440,32 @@ class LiveDashboard(Dashboard):
                 self._gate.notify_all()
 
     def warmup_gate(self, timeout=WARMUP_PAUSE_MAX) -> bool:
-        """Called by a warm-up thread between two items of work: wait while a move
-        is handled or a measurement is pending (at most ``timeout`` s, then go on).
-        Returns False once the dashboard is closed (the warm-up should stop)."""
+        """Wait while a move is handled or a measurement is pending (at most
+        ``timeout`` s, then go on). False once the dashboard is closed."""
         with self._gate:
             self._gate.wait_for(lambda: self._closed or (not self._moves and not self._pending), timeout=timeout)
             return not self._closed
 
-    def start_warmup(self, target, *args, name="warm-up"):
-        """Run ``target(*args)`` in a daemon thread, inside ``metrics.timing_guard``;
-        a failure reaches the error panel. ``target`` should call ``warmup_gate()``
-        between its items. Returns the thread."""
+    def start_warmup(self, steps, *, name="warm-up"):
+        """Run the callables of ``steps`` (an iterable) one at a time in a daemon thread.
+
+        Before each step the thread waits while a move is handled or a
+        measurement is pending (``warmup_gate``); each step runs inside
+        ``metrics.timing_guard`` (so no timing runs beside it) with BLAS at one
+        thread (the other core stays with the user). A step may return a
+        callable: it then runs on the kernel's thread (to draw what the step
+        computed). A failure reaches the error panel. Returns the thread."""
+        label = f"{type(self).__name__}: {name}"
+
         def run():
             try:
-                with metrics.timing_guard(f"{type(self).__name__}: {name}"):
-                    target(*args)
+                for step in steps:
+                    if not self.warmup_gate():
+                        return                               # closed
+                    with metrics.timing_guard(label), _one_blas_thread():
+                        then = step()
+                    if callable(then):
+                        self._post(then)
             except BaseException as exc:        # MemoryError too
                 self._post(functools.partial(self.show_error, exc, f"{name} (background): "))
 
@@ -516,6 +527,12 @@ def readout_table(rows, notes=()) -> str:
                     f"<td style='text-align:right;white-space:nowrap'><b>{html.escape(v)}</b></td></tr>" for k, v in rows)
     paragraphs = "".join(f"<div style='margin-top:4px;max-width:34em'>Note: {html.escape(n)}</div>" for n in notes)
     return f"<table style='font-family:monospace;font-size:13px'>{cells}</table>{paragraphs}"
+
+
+def _one_blas_thread():
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 class _Cancelled(Exception):
