@@ -155,5 +155,4 @@ class IntroductionDashboard(LiveDashboard):
              f"{1e3 * r.seconds:.2f} ms ({len(ds.y_test):,} samples, 1 thread)"),
             ("accuracy", acc_text),
             ("alpha (bits / params)", f"{r.alpha:.2f} / {r.alpha_params:.2f}"),
-            ("speedup", speed_text(r)),
-        ])
+        ], speed=speed_text(r))

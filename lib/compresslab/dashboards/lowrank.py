@@ -173,11 +173,10 @@ class LowRankDashboard(LiveDashboard):
             ("alpha bits / params / file", f"{r.alpha:.2f} / {r.alpha_params:.2f} / "
                                            + ("..." if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("beta (bits)", f"{r.beta:.2f}"),
-            ("speedup", speed_text(r)),
             ("accuracy", accuracy_text(r)),
             ("baseline", accuracy_text(self.base_report)),
         ]
         if self.fine_tuned_report is not None:
             t = self.fine_tuned_report
             rows.append(("fine-tuned", f"{accuracy_text(t)} at alpha {t.alpha:.2f}"))
-        self.readout.value = readout_table(rows, notes=result.notes)
+        self.readout.value = readout_table(rows, notes=result.notes, speed=speed_text(r))

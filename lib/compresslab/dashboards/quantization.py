@@ -270,7 +270,6 @@ class QuantizationDashboard(LiveDashboard):
             ("size (.npz file)", self.file_size_text(fmt_bytes)),
             ("alpha bits / file", f"{r.alpha:.2f} / " + ("..." if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("beta (bits)", f"{r.beta:.2f}"),
-            ("speedup (dequantize, then float matmul)", speed_text(r)),
             ("bytes-moved bound, batch 1", f"δ ≤ {r.alpha:.2f}×"),
             ("accuracy", accuracy_text(r)),
             ("float64", accuracy_text(self.base_report)),
@@ -279,4 +278,5 @@ class QuantizationDashboard(LiveDashboard):
             rows.append(("QAT", f"{accuracy_text(self.qat_report)} ({self.qat_report.label})"))
         notes = [n for n in (self.note, self.qat_message) if n]
         self.qat_message = ""
-        self.readout.value = readout_table(rows, notes=notes)
+        self.readout.value = readout_table(rows, notes=notes,
+                                           speed=speed_text(r) + " (dequantize, then float matmul)")
