@@ -63,7 +63,8 @@ def untimed(report):
     import dataclasses
 
     fields = {f.name for f in dataclasses.fields(report)}
-    timing = {k: None for k in ("speedup_measured", "seconds", "timing", "latency") if k in fields}
+    timing = {k: None for k in ("speedup_measured", "seconds", "timing", "latency", "file_bytes", "alpha_bytes")
+              if k in fields}
     return dataclasses.replace(report, **timing)
 
 
@@ -91,11 +92,16 @@ def test_every_control_value_updates_report_and_figure(dash):
             before_report, before_picture = dash.report, picture(dash.fig)
             control.value = value
             assert dash.last_error is None, (name, value, dash.last_error)
-            assert dash.report is not before_report, (name, value)        # recomputed, synchronously
-            # the figure changes unless the setting is in effect the same (a clamped value): then
-            # the report is the same but for the timing, which a re-measurement always moves a little
+            # recomputed synchronously, or (a setting in effect the same, e.g. a clamped value or
+            # the histogram's layer) the report cached for that setting
+            assert dash.report is not before_report or untimed(dash.report) == untimed(before_report), (name, value)
+            # the figure changes unless the setting is in effect the same (a clamped value: the
+            # report is the same but for what is measured later), or what it plots moved by less than
+            # a pixel (activations at 16 bits add 128 bits to a model of millions)
             assert not np.array_equal(before_picture, picture(dash.fig)) or (
-                untimed(dash.report) == untimed(before_report)), (name, value, "figure unchanged")
+                untimed(dash.report) == untimed(before_report)) or (
+                abs(dash.report.accuracy - before_report.accuracy) < 0.004        # a pixel of the 0-1 axis
+                and dash.report.alpha == pytest.approx(before_report.alpha, rel=1e-3)), (name, value, "figure unchanged")
 
 
 def test_errors_in_update_reach_the_error_panel(dash, monkeypatch):
