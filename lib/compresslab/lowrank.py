@@ -501,26 +501,8 @@ def energy_vs_accuracy(network: Network, dataset, layer: int, ranks, *, method="
 
 
 # ----------------------------------------------------------------------------
-# Sweeps: the curves a notebook or dashboard draws (one Report per point)
+# The budgets a global allocation can spend (the curves themselves: curves.py)
 # ----------------------------------------------------------------------------
-
-def sweep_energy(network: Network, dataset, energies, **evaluate_kwargs) -> list:
-    """``metrics.Report`` of ``factorize(network, energy=e)`` for each energy e,
-    against ``network``: the layer-by-layer curve. ``evaluate_kwargs`` go to
-    ``metrics.evaluate`` (e.g. ``measure=False`` for accuracy and size only)."""
-    from .metrics import sweep       # metrics sits above the techniques: imported on use
-
-    return sweep(lambda e: factorize(network, energy=e).network, energies, dataset, network, **evaluate_kwargs)
-
-
-def sweep_budget(network: Network, dataset, budgets, **evaluate_kwargs) -> list:
-    """``metrics.Report`` of the ``allocate_ranks`` network for each parameter
-    budget: the global-allocation curve."""
-    from .metrics import sweep
-
-    return sweep(lambda b: factorize(network, ranks=allocate_ranks(network, int(b))).network, budgets, dataset,
-                 network, **evaluate_kwargs)
-
 
 def budget_range(network: Network) -> tuple[int, int]:
     """(fewest, most) parameters ``allocate_ranks`` can spend: every layer at rank 1,

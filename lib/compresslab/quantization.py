@@ -543,22 +543,6 @@ def canonical_setting(scheme: str, bits: int, granularity="tensor", range_method
     return dict(scheme=scheme, bits=bits, granularity=granularity, range_method=range_method)
 
 
-def sweep_schemes(network: Network, dataset, bits_per_scheme: dict, *, granularity="neuron",
-                  range_method="mse", **evaluate_kwargs) -> dict:
-    """{scheme: [metrics.Report per bit-width]} of PTQ at each (scheme, bits) in
-    ``bits_per_scheme`` ({scheme: bit-widths}), against ``network``. Schemes that
-    ignore ``granularity`` or ``range_method`` (see ``scheme_options``) ignore them here.
-    ``evaluate_kwargs`` go to ``metrics.evaluate``."""
-    from .metrics import sweep       # metrics sits above the techniques: imported on use
-
-    curves = {}
-    for scheme, bit_list in bits_per_scheme.items():
-        def make(bits, scheme=scheme):
-            return quantize(network, **canonical_setting(scheme, bits, granularity, range_method))
-        curves[scheme] = sweep(make, bit_list, dataset, network, **evaluate_kwargs)
-    return curves
-
-
 # ----------------------------------------------------------------------------
 # Convergence from scratch: the same training with quantized weights or gradients
 # ----------------------------------------------------------------------------

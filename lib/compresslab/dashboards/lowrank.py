@@ -4,7 +4,7 @@ Three ways to choose the ranks: one slider per layer; one energy slider
 (every layer keeps the same share of its squared singular values); or one
 global parameter budget that ``allocate_ranks`` spreads over the layers.
 What does not depend on a slider is computed once per dataset by the library
-(``lowrank.sweep_energy`` / ``sweep_budget``): the SVDs, the sweep curves, the
+(``curves.sweep_energy`` / ``sweep_budget``): the SVDs, the sweep curves, the
 measured-speedup points; ``load_baseline`` times the baseline. A move then
 slices the cached SVD, evaluates, and blits the moving artists. The .npz
 file size is deflated in a background thread and filled in when ready.
@@ -14,7 +14,8 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from ..lowrank import allocate_ranks, budget_range, factorize, layer_svds, sweep_budget, sweep_energy
+from ..curves import sweep_budget, sweep_energy
+from ..lowrank import allocate_ranks, budget_range, factorize, layer_svds
 from ..metrics import evaluate
 from ..plots import LowRankFigure
 from ..training import train

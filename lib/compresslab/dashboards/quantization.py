@@ -3,7 +3,7 @@
 Every setting is post-training quantization (PTQ) of the pretrained network;
 "Quantization-aware training" trains with fake-quantized weights and adds its
 point beside the PTQ one. The per-scheme curves and measured-speedup points
-are computed once per dataset by the library (``quantization.sweep_schemes``);
+are computed once per dataset by the library (``curves.sweep_schemes``);
 which settings a scheme takes is the library's rule too
 (``quantization.scheme_options``). The networks of the last few settings are
 kept in a small LRU, so going back is instant and memory stays bounded.
@@ -13,10 +13,11 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
+from ..curves import sweep_schemes
 from ..metrics import evaluate
 from ..plots import QuantizationFigure
 from ..quantization import (activation_ranges, canonical_setting, quantization_aware_training, quantize,
-                            quantize_activations, scheme_options, sweep_schemes)
+                            quantize_activations, scheme_options)
 from .base import LRU, LiveDashboard, accuracy_text, fmt_bytes, readout_table, shared_baseline, speed_text
 
 DATASETS = ("mnist-5k", "digits")
