@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import atexit
 import contextlib
 import copy
 import dataclasses
@@ -468,8 +469,8 @@ class LiveDashboard(Dashboard):
         def run():
             try:
                 for step in steps:
-                    if not self.warmup_gate():
-                        return                               # closed
+                    if _SHUTTING_DOWN.is_set() or not self.warmup_gate():
+                        return                               # closed, or the interpreter is ending
                     with metrics.timing_guard(label), _one_blas_thread():
                         then = step()
                     if callable(then):
@@ -478,6 +479,7 @@ class LiveDashboard(Dashboard):
                 self._post(functools.partial(self.show_error, exc, f"{name} (background): "))
 
         thread = threading.Thread(target=run, daemon=True, name=f"compresslab {name}")
+        _WARMUPS.add(thread)
         thread.start()
         return thread
 
@@ -526,6 +528,27 @@ class LiveDashboard(Dashboard):
         plt.close(self.fig)
         for w in [*self._controls.values(), self.readout, self.progress, self._errors, self._widget]:
             w.close()
+
+
+# Warm-up threads still running when the interpreter ends would run NumPy during its
+# finalization (seen: "free(): invalid pointer" at exit): stop them between steps and
+# wait, bounded, for the step in progress.
+_SHUTTING_DOWN = threading.Event()
+_WARMUPS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_warmups(timeout=20.0):
+    _SHUTTING_DOWN.set()
+    for ref in list(_LIVE.values()):              # pending deflates and timings too
+        dashboard = ref()
+        if dashboard is not None:
+            try:
+                dashboard._stop_measurement()
+            except Exception:                       # the interpreter is ending: best effort
+                pass
+    for thread in list(_WARMUPS):
+        thread.join(timeout)
 
 
 NOTES_HEIGHT = "4.2em"         # the notes' box: always there, always this high (three lines)
