@@ -591,7 +591,7 @@ def choose_bias_shift(network: Network, X, y, cls, shifts=np.arange(0.0, 12.01, 
 # ----------------------------------------------------------------------------
 
 def regression_distillation(X, y, *, teacher_hidden=(100, 100), student_hidden=(3,), seeds=(0, 1, 2),
-                            test_size=0.3, max_iter=2000):
+                            test_size=0.3, max_iter=2000, **mlp_kwargs):
     """A regression teacher and a student fit on its predictions vs on the true targets.
 
     An ``MLPRegressor`` teacher is fit on (X_train, y_train); students of width
@@ -600,7 +600,8 @@ def regression_distillation(X, y, *, teacher_hidden=(100, 100), student_hidden=(
     with no softmax: nothing to soften, so no temperature. Returns a dict of
     arrays: R^2 on the test split for the teacher and each student kind
     (one per seed), and how far the teacher's training predictions sit from
-    the true targets (RMSE, in units of the target's sd).
+    the true targets (RMSE, in units of the target's sd). ``mlp_kwargs`` go to
+    every ``MLPRegressor`` (alpha, early_stopping, ...).
     """
     import warnings
 
@@ -622,10 +623,13 @@ def regression_distillation(X, y, *, teacher_hidden=(100, 100), student_hidden=(
         t_tr, t_te = (y_tr - mu) / sd, (y_te - mu) / sd          # standardised targets
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            teacher = MLPRegressor(hidden_layer_sizes=teacher_hidden, max_iter=max_iter, random_state=seed).fit(X_tr, t_tr)
+            teacher = MLPRegressor(hidden_layer_sizes=teacher_hidden, max_iter=max_iter, random_state=seed,
+                                    **mlp_kwargs).fit(X_tr, t_tr)
             soft = teacher.predict(X_tr)                          # the teacher's "targets": one number each
-            hard = MLPRegressor(hidden_layer_sizes=student_hidden, max_iter=max_iter, random_state=seed).fit(X_tr, t_tr)
-            dist = MLPRegressor(hidden_layer_sizes=student_hidden, max_iter=max_iter, random_state=seed).fit(X_tr, soft)
+            hard = MLPRegressor(hidden_layer_sizes=student_hidden, max_iter=max_iter, random_state=seed,
+                                 **mlp_kwargs).fit(X_tr, t_tr)
+            dist = MLPRegressor(hidden_layer_sizes=student_hidden, max_iter=max_iter, random_state=seed,
+                                 **mlp_kwargs).fit(X_tr, soft)
         out["teacher_r2"].append(teacher.score(X_te, t_te))
         out["hard_r2"].append(hard.score(X_te, t_te))
         out["distilled_r2"].append(dist.score(X_te, t_te))

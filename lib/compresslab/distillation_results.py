@@ -47,7 +47,7 @@ N_FOLDS, TEACHER_MAX_ITER, EARLY_MAX_ITER = 3, 30, 3
 N_LABELLED = 500
 OMITTED = 3
 LOWRANK_RANKS = (10, 10, 10)
-REGRESSION = dict(teacher_hidden=(100, 100), student_hidden=(3,))
+REGRESSION = dict(teacher_hidden=(50, 50), student_hidden=(3,), early_stopping=True, max_iter=500)
 
 
 def make_student(kind, size, seed, n_features=784):
