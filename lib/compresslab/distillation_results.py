@@ -66,10 +66,11 @@ def make_student(kind, size, seed, n_features=784):
 
 
 def fit_student(student, X, y, ds, *, logits=None, T=1.0, w=0.0, X_transfer_logits=None, X_transfer=None,
-                epochs=EPOCHS, seed=0, transform=None):
+                epochs=EPOCHS, seed=0, transform=None, on_epoch=None):
     """Train a copy of ``student`` (engine, soft targets from precomputed ``logits``) and
     return dict(val, test, epoch, network): the accuracies at the epoch of best
-    validation accuracy. ``transform``: the student's view of an image (downsample)."""
+    validation accuracy. ``transform``: the student's view of an image (downsample);
+    ``on_epoch(epoch, history)``: called after each epoch (a progress bar)."""
     view = (lambda A: A) if transform is None else transform
     hard_weight = None
     if X_transfer is not None:                       # as distill(): transfer rows get no hard loss
@@ -84,6 +85,8 @@ def fit_student(student, X, y, ds, *, logits=None, T=1.0, w=0.0, X_transfer_logi
 
     def score(epoch, history):
         curve.append((net.score(Xv, ds.y_val), net.score(Xt, ds.y_test)))
+        if on_epoch is not None:
+            on_epoch(epoch, history)
 
     train(net, Xs, y, epochs=epochs, teacher_logits=logits if w > 0 else None, temperature=T, soft_weight=w,
           hard_weight=hard_weight, random_state=seed, progress=False, on_epoch=score)
