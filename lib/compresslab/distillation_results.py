@@ -109,9 +109,13 @@ def _teachers(ds, max_iter=TEACHER_MAX_ITER):
 
 def grid_point(results, kind, size, T, w, seed=0):
     """Recompute one grid student from the stored teacher logits: dict(val, test, epoch)."""
+    from threadpoolctl import threadpool_limits
+
     ds = load_dataset("mnist-5k")
     logits = results["teacher_train_logits"].astype(float)
-    r = fit_student(make_student(kind, size, seed), ds.X_train, ds.y_train, ds, logits=logits, T=T, w=w, seed=seed)
+    with threadpool_limits(limits=1):                    # as the file was made: the same sums, bit for bit
+        r = fit_student(make_student(kind, size, seed), ds.X_train, ds.y_train, ds, logits=logits, T=T, w=w,
+                        seed=seed)
     return {k: r[k] for k in ("val", "test", "epoch")}
 
 
@@ -127,7 +131,7 @@ def compute(quick=False) -> dict:
                grid_kinds=np.array(kinds), seeds=np.array(seeds), epochs=np.array(EPOCHS))
     oof, shipped, early = _teachers(ds, 2 if quick else TEACHER_MAX_ITER)
     V = D.teacher_logits(oof, ds.X_train)                       # (3500, 10): each from the member that did not see it
-    out["teacher_train_logits"] = V.astype(np.float32)
+    out["teacher_train_logits"] = V            # float64: the grid students train on exactly these
     out["teacher_test_logits"] = D.teacher_logits(oof, ds.X_test).astype(np.float32)
     out["shipped_train_logits"] = D.teacher_logits(shipped, ds.X_train).astype(np.float32)
     out["early_train_logits"] = D.teacher_logits(early, ds.X_train).astype(np.float32)
@@ -214,26 +218,7 @@ def compute(quick=False) -> dict:
     _log(f"omitted 3: dist before {omit['dist_before'].mean():.3f} after {omit['dist_after'].mean():.3f}")
 
     # --- 3. less labelled data: 500 labels + 3,000 unlabelled transfer images ----------
-    X_lab, y_lab, X_unlab = D.split_labelled(ds.X_train, ds.y_train, N_LABELLED)
-    small_teacher = D.fit_teacher(X_lab, y_lab, max_iter=200)                  # saw the 500 labels only
-    lab_keys = set(D._row_keys(X_lab))
-    rows_lab = np.array([k in lab_keys for k in D._row_keys(ds.X_train)])
-    V_lab, V_unlab = V[rows_lab], V[~rows_lab]             # out-of-fold logits of the same rows
-    S_lab, S_unlab = D.teacher_logits(small_teacher, X_lab), D.teacher_logits(small_teacher, X_unlab)
-    lab_epochs = EPOCHS * 7                                 # 500 rows: as many steps as EPOCHS epochs of 3,500
-    less = np.zeros((3, len(seeds)))
-    for s, seed in enumerate(seeds):
-        student = make_student("relu", size, seed)
-        less[0, s] = fit_student(student, X_lab, y_lab, ds, epochs=lab_epochs, seed=seed)["test"]
-        less[1, s] = fit_student(student, X_lab, y_lab, ds, logits=S_lab, T=T, w=w, X_transfer=X_unlab,
-                                 X_transfer_logits=S_unlab, seed=seed)["test"]
-        less[2, s] = fit_student(student, X_lab, y_lab, ds, logits=V_lab, T=T, w=w, X_transfer=X_unlab,
-                                 X_transfer_logits=V_unlab, seed=seed)["test"]
-    out.update(less_test=less, less_names=np.array(["hard labels (500)", "distilled, teacher fit on the 500",
-                                                    "distilled, out-of-fold teacher (all 3,500 labels)"]),
-               less_small_teacher_test=np.array(small_teacher.score(ds.X_test, ds.y_test)),
-               less_n_labelled=np.array(N_LABELLED))
-    _log(f"less labelled: {less.mean(axis=1)}")
+    out.update(less_labelled(ds, V, T, w, size, seeds))
 
     # --- 4. regardless of structure ---------------------------------------------------
     struct_names, struct_hard, struct_dist, struct_bytes = [], [], [], []
@@ -285,6 +270,33 @@ def compute(quick=False) -> dict:
     return out
 
 
+def less_labelled(ds, V, T, w, size, seeds, arms=(0, 1, 2)) -> dict:
+    """3. ``N_LABELLED`` labelled images, the rest an unlabelled transfer set. Arms: 0 hard
+    labels, 1 distilled from a teacher fit on the labelled images only, 2 distilled with
+    the out-of-fold logits ``V`` (rows of ``ds.X_train``, matched to the split by content)."""
+    X_lab, y_lab, X_unlab = D.split_labelled(ds.X_train, ds.y_train, N_LABELLED)
+    row_of = {k: i for i, k in enumerate(D._row_keys(ds.X_train))}
+    V_lab = V[[row_of[k] for k in D._row_keys(X_lab)]]        # the split shuffles: match rows by content
+    V_unlab = V[[row_of[k] for k in D._row_keys(X_unlab)]]
+    small_teacher = D.fit_teacher(X_lab, y_lab, max_iter=200)                  # saw the 500 labels only
+    S_lab, S_unlab = D.teacher_logits(small_teacher, X_lab), D.teacher_logits(small_teacher, X_unlab)
+    lab_epochs = EPOCHS * 7                                 # 500 rows: as many steps as EPOCHS epochs of 3,500
+    less = np.full((3, len(seeds)), np.nan)
+    for s, seed in enumerate(seeds):
+        student = make_student("relu", size, seed)
+        if 0 in arms:
+            less[0, s] = fit_student(student, X_lab, y_lab, ds, epochs=lab_epochs, seed=seed)["test"]
+        for arm, (A, B) in ((1, (S_lab, S_unlab)), (2, (V_lab, V_unlab))):
+            if arm in arms:
+                less[arm, s] = fit_student(student, X_lab, y_lab, ds, logits=A, T=T, w=w, X_transfer=X_unlab,
+                                           X_transfer_logits=B, seed=seed)["test"]
+    _log(f"less labelled: {less.mean(axis=1)}")
+    return dict(less_test=less, less_names=np.array(["hard labels (500)", "distilled, teacher fit on the 500",
+                                                     "distilled, out-of-fold teacher (all 3,500 labels)"]),
+                less_small_teacher_test=np.array(small_teacher.score(ds.X_test, ds.y_test)),
+                less_n_labelled=np.array(N_LABELLED))
+
+
 def regression(quick=False) -> dict:
     """5. Regression with sklearn's bundled diabetes data (442 patients, 10 features)."""
     from sklearn.datasets import load_diabetes
@@ -320,6 +332,21 @@ def main(argv=None):
     with threadpool_limits(limits=1):
         if "--regression" in argv:              # redo part 5 only, keep the rest of the file
             results = {**load_results(), **regression(quick)}
+        elif "--fix-oof" in argv:
+            # a file written before two fixes: the out-of-fold training logits stored in float32
+            # (the students trained on the float64 ones: refit the deterministic teacher), and
+            # the out-of-fold arm of part 3 (its rows were misaligned with the shuffled split)
+            results = load_results()
+            ds = load_dataset("mnist-5k")
+            V = D.teacher_logits(D.out_of_fold_teacher(ds.X_train, ds.y_train, N_FOLDS, max_iter=TEACHER_MAX_ITER),
+                                 ds.X_train)
+            stored = results["teacher_train_logits"]
+            if not np.array_equal(V.astype(stored.dtype), stored):
+                raise RuntimeError("the refitted out-of-fold teacher differs from the stored logits")
+            results["teacher_train_logits"] = V
+            T, w = (float(v) for v in results["pitfall_Tw"])
+            fixed = less_labelled(ds, V, T, w, int(results["pitfall_size"]), tuple(results["seeds"]), arms=(2,))
+            results["less_test"][2] = fixed["less_test"][2]
         else:
             results = compute(quick=quick)
     path = Path(argv[argv.index("--out") + 1]) if "--out" in argv else RESULTS_FILE
