@@ -41,9 +41,10 @@ class DistillationFigure:
 
         ax = self.ax_bars
         # ten bars as ONE thick line with gaps (NaN): a blit draws one artist, not ten patches
-        (self.bars,) = ax.plot([], [], "-", color=PALETTE["blue"], lw=11, solid_capstyle="butt")
+        (self.bars,) = ax.plot([], [], "-", color=PALETTE["blue"], lw=7, solid_capstyle="butt")
         style_axes(ax, xlabel="digit", ylabel="teacher's q (log)", title="Softened q of the image", ylog=True)
         ax.set_xticks(range(N_CLASSES))
+        ax.set_xlim(-0.7, N_CLASSES - 0.3)
         ax.set_ylim(1e-6, 1.5)
 
         ax = self.ax_T
@@ -64,14 +65,14 @@ class DistillationFigure:
         (self.trained_size,) = ax.plot([], [], "P", color=PALETTE["vermillion"], ms=10)
         style_axes(ax, xlabel="student size (KB, float64)", ylabel="test accuracy", title="Student vs size",
                    xlog=True)
-        legend_outside(ax, ncol=2, handles=[self.curve_size_dist, self.curve_size_hard])
+        legend_outside(ax, ncol=1, handles=[self.curve_size_dist, self.curve_size_hard])
         ax.set_xlim(10, 1000)                    # placeholders until set_static (log axes)
         for a in (self.ax_T, self.ax_size):
             a.set_ylim(0.8, 1.0)
         for a in (self.ax_bars, self.ax_T, self.ax_size):
             a.minorticks_off()
         # fixed margins: tight_layout on four log axes costs seconds on a busy machine
-        self.fig.subplots_adjust(left=0.015, right=0.985, bottom=0.36, top=0.91, wspace=0.42)
+        self.fig.subplots_adjust(left=0.01, right=0.985, bottom=0.36, top=0.91, wspace=0.55)
 
     def set_static(self, *, teacher_accuracy, accuracy_range, size_range_kb):
         """Limits and the teacher's line: fixed for the life of the dashboard."""
@@ -101,7 +102,13 @@ class DistillationFigure:
     def show_trained(self, T, size_kb, accuracy):
         self.trained_T.set_data([T], [accuracy])
         self.trained_size.set_data([size_kb], [accuracy])
-        self.blitter.update()
+        low, high = self.ax_T.get_ylim()
+        if not low <= accuracy <= high:                 # a short run can land below the grid: keep it in view
+            for ax in (self.ax_T, self.ax_size):
+                ax.set_ylim(min(low, accuracy - 0.01), max(high, accuracy + 0.01))
+            self.blitter.redraw_static()
+        else:
+            self.blitter.update()
 
     def clear_trained(self):
         self.trained_T.set_data([], [])
