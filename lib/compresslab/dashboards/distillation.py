@@ -76,6 +76,9 @@ class DistillationDashboard(LiveDashboard):
         kb = r["grid_bytes"] / 1024
         self.plot.set_static(teacher_accuracy=self.teacher_accuracy, accuracy_range=(grid.min(), grid.max()),
                              size_range_kb=(kb.min(), kb.max()))
+        for k in self.kinds:                             # every shape's size report now: a move is a lookup
+            for h in self.sizes:
+                self.architecture(k, h)
         controls["train"].on_click(lambda _: self.safely(self.train_student)())
         self.watch(["temperature", "soft_weight", "size", "kind", "image"])
         self.refresh()
