@@ -38,6 +38,10 @@ DASHBOARD_STEPS = {
         ("slider", "weight bits"), ("toggle", "affine"), ("toggle", "neuron"), ("toggle", "mse"),
         ("slider", "activation bits"),
     ],
+    "04_distillation.ipynb": [
+        ("slider", "temperature T"), ("toggle", "0.5"), ("toggle", "100"), ("toggle", "tanh"),
+        ("slider", "test image"),
+    ],
 }
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -320,3 +320,75 @@ def test_engine_hard_weight_is_checked_and_skips_transfer_rows_in_accuracy(digit
     trained = net.copy()
     history = train(trained, X, y, epochs=1, hard_weight=weight, progress=False, track_accuracy=True)
     assert history.train_accuracy[0] == trained.score(X[:10], y[:10])
+
+
+# ----------------------------------------------------------------------------
+# A student with another input; the omitted class; regression
+# ----------------------------------------------------------------------------
+
+def test_downsample_matches_a_loop(rng):
+    X = rng.random((3, 784))
+    small = D.downsample(X)
+    assert small.shape == (3, 196)
+    img = X[1].reshape(28, 28)
+    for r, c in [(0, 0), (5, 9), (13, 13)]:
+        assert small[1, r * 14 + c] == pytest.approx(img[2 * r:2 * r + 2, 2 * c:2 * c + 2].mean())
+    np.testing.assert_allclose(D.downsample(X[:, :64], side=8, factor=4).sum(axis=1) * 16,
+                               X[:, :64].sum(axis=1))                       # averages keep the total
+    with pytest.raises(ValueError, match="factor must divide"):
+        D.downsample(X, factor=3)
+
+
+def test_student_with_another_input(digits, digits_net):
+    view = lambda A: D.downsample(A, side=8, factor=2)                      # 8 x 8 -> 4 x 4 = 16 inputs
+    student = random_network((16, 12, 10), random_state=0)
+    result, _ = D.distill(digits_net, student, digits.X_train, digits.y_train, student_input=view, epochs=10,
+                          learning_rate=1e-2, progress=False)
+    assert result.n_features == 16 and result.score(view(digits.X_val), digits.y_val) > 0.5
+    # the soft targets come from the teacher's own view: at soft_weight 1 the labels do not matter
+    kw = dict(student_input=view, soft_weight=1.0, epochs=1, progress=False)
+    a, _ = D.distill(digits_net, student, digits.X_train, digits.y_train, **kw)
+    b, _ = D.distill(digits_net, student, digits.X_train, np.roll(digits.y_train, 1), **kw)
+    assert _same(_weights(a), _weights(b))
+
+
+def test_student_input_errors(digits, digits_net, no_training):
+    with pytest.raises(TypeError, match="student_input"):
+        D.distill(digits_net, _student(16), digits.X_train, digits.y_train, student_input="downsample")
+    with pytest.raises(ValueError, match="student_input"):
+        D.distill(digits_net, _student(16), digits.X_train, digits.y_train, student_input=lambda A: A[:, :20])
+    with pytest.raises(ValueError, match="same inputs"):                    # without a view: same inputs
+        D.distill(digits_net, _student(16), digits.X_train, digits.y_train)
+
+
+def test_shift_bias_multiplies_the_odds(digits_net, digits):
+    shifted = D.shift_bias(digits_net, 3, 2.0)
+    P, Q = digits_net.predict_proba(digits.X_val[:5]), shifted.predict_proba(digits.X_val[:5])
+    np.testing.assert_allclose((Q[:, 3] / Q[:, 0]) / (P[:, 3] / P[:, 0]), np.exp(2.0), rtol=1e-9)
+    assert not np.shares_memory(shifted.layers[-1].value("bias"), digits_net.layers[-1].value("bias"))
+    assert np.array_equal(digits_net.predict_proba(digits.X_val[:5]), P)   # the input is untouched
+    with pytest.raises(ValueError, match="cls"):
+        D.shift_bias(digits_net, 11, 1.0)
+
+
+def test_choose_bias_shift_picks_the_smallest_best_shift():
+    # one input per row; class 1's logit is 0 and class 0's is x: class 1 wins where x < shift
+    net = Network([Dense(np.array([[1.0, 0.0]]), np.zeros(2))], classes=[0, 1])
+    X = np.array([[0.5], [1.5], [2.5], [3.5]])
+    y = np.array([1, 1, 0, 0])                    # the best shifts lie in (1.5, 2.5)
+    shift, acc = D.choose_bias_shift(net, X, y, 1, shifts=np.arange(0, 4.01, 0.5))
+    assert shift == 2.0 and acc == 1.0
+    with pytest.raises(ValueError, match="shifts"):
+        D.choose_bias_shift(net, X, y, 1, shifts=[])
+
+
+def test_regression_distillation_reports_per_seed():
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(120, 4, noise=5.0, random_state=0)
+    out = D.regression_distillation(X, y, teacher_hidden=(16,), student_hidden=(2,), seeds=(0, 1), max_iter=300)
+    assert set(out) == {"teacher_r2", "hard_r2", "distilled_r2", "teacher_rmse_sd"}
+    assert all(v.shape == (2,) for v in out.values())
+    assert np.all(out["teacher_r2"] > 0.5)                          # a learnable linear target
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        D.regression_distillation(X, y[:-1])

@@ -122,6 +122,25 @@ CASES = {
         lambda v: [np.mean([0.3, -0.1, 0.2, -0.4]),            # mean of w, not of |w|
                    0.4,                                        # max |w|
                    np.sum(np.abs([0.3, -0.1, 0.2, -0.4]))]),   # sum, not mean
+    "distill-soften-first": (
+        lambda: float(np.exp(1.5) / (np.exp(1.5) + np.exp(0.5) + 1.0)), ".3f",
+        lambda v: [np.exp(3) / (np.exp(3) + np.exp(1) + 1),     # T = 1
+                   3 / 4,                                      # no exp
+                   np.exp(6) / (np.exp(6) + np.exp(2) + 1)]),  # multiplied by T
+    "distill-entropy-bits": (
+        lambda: -(0.5 * np.log2(0.5) + 2 * 0.25 * np.log2(0.25)), ".2f",
+        lambda v: [v * np.log(2),                              # nats, not bits
+                   -np.log2(0.5)]),                            # only the largest
+    "distill-gradient-first": (
+        lambda: float(5 * (np.exp(0.4) / (np.exp(0.4) + 2) - np.exp(0.8) / (np.exp(0.8) + 2))), ".4f",
+        lambda v: [v / 5,                                      # without the T^2 (times 1/T ...)
+                   v / 25,                                     # (p - q) / T
+                   5 * v]),                                    # T^2 (p - q)
+    "distill-student-bytes": (
+        lambda: 8 * (784 * 30 + 30 + 30 * 10 + 10), ",",
+        lambda v: [8 * (784 * 30 + 30 * 10),                   # weights only
+                   v / 2,                                      # float32
+                   784 * 30 + 30 + 30 * 10 + 10]),             # parameters, not bytes
 }
 
 

@@ -406,7 +406,7 @@ def bench_speed_stability(readings=10, busy=True, idle=True, max_seconds=1.0) ->
 
 # Seconds each notebook should take top to bottom on an idle 2-core machine (targets, not limits).
 NOTEBOOK_BUDGET_SECONDS = {"00_introduction.ipynb": 10, "01_low_rank_factorization.ipynb": 10,
-                           "02_quantization.ipynb": 45}
+                           "02_quantization.ipynb": 45, "04_distillation.ipynb": 90}
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 
@@ -557,6 +557,9 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
             "distillation": (lambda: _lazy("bench_distillation", "bench_distillation")(),
                              "Distillation: 784-h-10 students on mnist-5k, hard labels vs distilled "
                              "(T and soft_weight chosen on validation), test accuracy mean +- sd over seeds"),
+            "distillation-dashboard": (lambda: _lazy("bench_distillation", "bench_distillation_dashboard")(),
+                                       "Distillation dashboard: one control change (softened bars, entropies, "
+                                       "stored grid, blit), ms"),
             "dashboards": (bench_dashboards, "Dashboards: one control change (compute + evaluate + redraw), ms; "
                                              "targets: median <= 15 ms, <= 100 ms during warm-up, quantization "
                                              "built in <= 1.2 s"),

@@ -97,9 +97,61 @@ def bench_distillation(sizes=(10, 30, 100), seeds=(0, 1, 2), epochs=30, teacher=
     return rows
 
 
+DASHBOARD_TITLE = ("Distillation dashboard: one control change in the kernel (softened bars, entropies, "
+                   "report from the stored grid, blit), ms; and the shipped grid's students (seed 0 grid, "
+                   "3 seeds at the T and soft_weight chosen on validation)")
+
+
+def bench_distillation_dashboard(measure_controls=True) -> list[dict]:
+    """Milliseconds per move of each live control of ``DistillationDashboard`` (compute +
+    redraw + the diff image ipympl sends, as ``bench.bench_dashboards`` times the others),
+    timing off (``measure_speed = False``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .bench import _time_moves
+    from .dashboards import DistillationDashboard
+
+    start = time.perf_counter()
+    dash = DistillationDashboard()
+    build_s = time.perf_counter() - start
+    dash.measure_speed = False
+    dash.fig.canvas.draw()
+    T = dash.controls["temperature"].options
+    moves = {"temperature": [("temperature", t) for t in T[::2] + T[::-3]],
+             "image": [("image", i) for i in (1, 50, 300, 999, 7, 18)],
+             "soft_weight": [("soft_weight", w) for w in (0.0, 0.5, 0.9, 0.0, 0.9)],
+             "size": [("size", h) for h in (10, 100, 30, 10, 30)],
+             "kind": [("kind", k) for k in ("tanh", "relu", "tanh", "relu")]}
+    rows = []
+    for control, steps in moves.items():
+        times = _time_moves(dash, steps)
+        rows.append(dict(control=control, moves=len(steps), median_ms=1e3 * float(np.median(times)),
+                         max_ms=1e3 * max(times), build_s=build_s))
+    dash.close()
+    return rows
+
+
+def shipped_table() -> list[dict]:
+    """The accuracies of the shipped results file (no training): hard vs distilled per size."""
+    from .distillation_results import load_results
+
+    r = load_results()
+    rows = []
+    for j, h in enumerate(r["grid_sizes"]):
+        hard, dist = r["sizes_hard_test"][j], r["sizes_dist_test"][j]
+        rows.append(dict(hidden=int(h), T=float(r["sizes_Tw"][j, 0]), soft_weight=float(r["sizes_Tw"][j, 1]),
+                         hard_test=float(hard.mean()), hard_sd=float(hard.std(ddof=1)),
+                         distilled_test=float(dist.mean()), distilled_sd=float(dist.std(ddof=1)),
+                         seeds=len(hard), epochs=int(r["epochs"])))
+    return rows
+
+
 def main(argv=None):
     from .bench import print_table
 
+    print_table(bench_distillation_dashboard(), DASHBOARD_TITLE)
+    print_table(shipped_table(), "Shipped results (data/distillation_results.npz)")
     print_table(bench_distillation(), TITLE)
 
 

@@ -366,20 +366,32 @@ def split_labelled(X, y, n_labelled, *, random_state=0):
 # Distillation
 # ----------------------------------------------------------------------------
 
-def _check_pair(teacher, student):
+def _check_pair(teacher, student, *, same_inputs=True):
     teacher = as_teacher(teacher)
     check_network("student", student)
     if not np.array_equal(np.asarray(teacher.classes), np.asarray(student.classes)) or student.multilabel:
         raise ValueError(f"teacher and student must have the same classes; got teacher "
                          f"{np.asarray(teacher.classes).tolist()} and student {np.asarray(student.classes).tolist()}")
-    if teacher.n_features != student.n_features:
+    if same_inputs and teacher.n_features != student.n_features:
         raise ValueError(f"teacher and student must take the same inputs; got teacher {teacher.n_features} "
                          f"features and student {student.n_features}")
     return teacher
 
 
+def downsample(X, factor=2, *, side=28) -> np.ndarray:
+    """Average-pool square images (rows of side x side pixels) by ``factor`` in each
+    direction: 28 x 28 -> 14 x 14 at factor 2, (n, 784) -> (n, 196). A student that
+    sees these is a student with a different input from its teacher's."""
+    X = check_array_2d("X", X, n_features=side * side)
+    factor = check_int("factor", factor, low=1, high=side)
+    if side % factor:
+        raise ValueError(f"factor must divide the image side {side}; got {factor}")
+    s = side // factor
+    return X.reshape(-1, s, factor, s, factor).mean(axis=(2, 4)).reshape(-1, s * s)   # (n, s*s)
+
+
 def distill(teacher, student, X, y, *, temperature=4.0, soft_weight=0.9, epochs=10, X_transfer=None,
-            random_state=0, **train_kwargs):
+            student_input=None, random_state=0, **train_kwargs):
     """Train a copy of ``student`` on the labels and the teacher's soft targets; return
     ``(student, history)``. The input student and the teacher are never changed.
 
@@ -391,6 +403,10 @@ def distill(teacher, student, X, y, *, temperature=4.0, soft_weight=0.9, epochs=
         (n + n_transfer) / n, so the hard term is still the mean over labelled
         rows and ``soft_weight`` keeps its meaning: the soft term averages over
         all rows.
+    student_input : optional function of the teacher's input rows giving the student's
+        (e.g. ``downsample``: the student sees 14 x 14 images, the teacher 28 x 28).
+        The teacher's soft targets come from X; the student trains on
+        ``student_input(X)`` and must be scored on ``student_input`` of the test rows.
     train_kwargs : passed to ``training.train`` (batch_size, learning_rate, l2,
         weight_transform, X_test, y_test, progress, on_epoch, ...).
 
@@ -399,15 +415,17 @@ def distill(teacher, student, X, y, *, temperature=4.0, soft_weight=0.9, epochs=
     """
     from .training import train
 
-    teacher = _check_pair(teacher, student)
+    if student_input is not None and not callable(student_input):
+        raise TypeError(f"student_input must be a function of X (or None); got {type(student_input).__name__}")
+    teacher = _check_pair(teacher, student, same_inputs=student_input is None)
     T = check_temperature(temperature)
     w = check_float("soft_weight", soft_weight, low=0, high=1)
-    X = check_array_2d("X", X, n_features=student.n_features)
+    X = check_array_2d("X", X, n_features=teacher.n_features)
     y = check_labels("y", y, student, n_samples=X.shape[0])
     check_seed("random_state", random_state)
     hard_weight = None
     if X_transfer is not None:
-        X_transfer = check_array_2d("X_transfer", X_transfer, n_features=student.n_features)
+        X_transfer = check_array_2d("X_transfer", X_transfer, n_features=teacher.n_features)
         n, m = X.shape[0], X_transfer.shape[0]
         X = np.vstack([X, X_transfer])
         # placeholder labels for transfer rows (never used: hard weight 0) keep the engine's checks simple
@@ -417,9 +435,14 @@ def distill(teacher, student, X, y, *, temperature=4.0, soft_weight=0.9, epochs=
         # the engine's own rule and words, said before the teacher is asked anything
         raise ValueError("soft targets need a softmax output (multiclass); "
                          f"this network's output is {student.out_activation!r}")
+    X_student = X
+    if student_input is not None:
+        X_student = check_array_2d("student_input(X)", student_input(X), n_features=student.n_features)
+        if X_student.shape[0] != X.shape[0]:
+            raise ValueError(f"student_input must keep one row per image ({X.shape[0]}); got {X_student.shape[0]}")
     logits = teacher_logits(teacher, X, T)                # (n_rows, n_classes)
     result = student.copy()
-    history = train(result, X, y, epochs=epochs, teacher_logits=logits, temperature=T, soft_weight=w,
+    history = train(result, X_student, y, epochs=epochs, teacher_logits=logits, temperature=T, soft_weight=w,
                     hard_weight=hard_weight, random_state=random_state, **train_kwargs)
     return result, history
 
@@ -521,6 +544,97 @@ def fitnets(teacher: Network, student: Network, X, y, *, student_layer=1, teache
                                       progress=distill_kwargs.get("progress", True))
     result, history = distill(teacher, guided, X, y, random_state=random_state, **distill_kwargs)
     return result, (hint_history, history)
+
+
+# ----------------------------------------------------------------------------
+# The omitted class (Hinton et al. 2015 §3)
+# ----------------------------------------------------------------------------
+
+def shift_bias(network: Network, cls, shift) -> Network:
+    """A copy of ``network`` with ``shift`` added to the output bias of class ``cls``:
+    p(cls) grows by the factor e^shift before renormalisation."""
+    check_network("network", network)
+    shift = check_float("shift", shift)
+    classes = np.asarray(network.classes).tolist()
+    if cls not in classes:
+        raise ValueError(f"cls must be one of the network's classes {classes}; got {cls!r}")
+    out = network.copy()
+    last = out.layers[-1]
+    bias = last.value("bias").copy()
+    bias[classes.index(cls)] += shift
+    out.layers[-1] = last.with_arrays(bias=bias)
+    return out
+
+
+def choose_bias_shift(network: Network, X, y, cls, shifts=np.arange(0.0, 12.01, 0.25)):
+    """(shift, accuracy): the bias shift of class ``cls`` that maximises accuracy on
+    (X, y) (give TRAINING rows, the omitted class included: test rows would
+    choose on the test set), the smallest such shift on ties. Hinton et al. 2015
+    raise the bias of the omitted 3 by 3.5."""
+    shifts = np.asarray(shifts, dtype=float)
+    if shifts.ndim != 1 or shifts.size == 0 or not np.all(np.isfinite(shifts)):
+        raise ValueError(f"shifts must be a non-empty 1-D array of finite numbers; got {shifts!r:.80}")
+    check_network("network", network)
+    classes = np.asarray(network.classes).tolist()
+    if cls not in classes:
+        raise ValueError(f"cls must be one of the network's classes {classes}; got {cls!r}")
+    z = network.logits(check_array_2d("X", X, n_features=network.n_features))    # one forward pass
+    onehot = np.eye(len(classes))[classes.index(cls)]
+    y = np.asarray(y)
+    scores = [float(np.mean(np.asarray(network.classes)[np.argmax(z + d * onehot, axis=1)] == y)) for d in shifts]
+    best = int(np.argmax(scores))                                                # first maximum: smallest shift
+    return float(shifts[best]), scores[best]
+
+
+# ----------------------------------------------------------------------------
+# Regression: what distillation is without a softmax
+# ----------------------------------------------------------------------------
+
+def regression_distillation(X, y, *, teacher_hidden=(100, 100), student_hidden=(3,), seeds=(0, 1, 2),
+                            test_size=0.3, max_iter=2000, **mlp_kwargs):
+    """A regression teacher and a student fit on its predictions vs on the true targets.
+
+    An ``MLPRegressor`` teacher is fit on (X_train, y_train); students of width
+    ``student_hidden`` are fit on y_train (hard targets) and on the teacher's
+    predictions for X_train. A regression output is one number per example
+    with no softmax: nothing to soften, so no temperature. Returns a dict of
+    arrays: R^2 on the test split for the teacher and each student kind
+    (one per seed), and how far the teacher's training predictions sit from
+    the true targets (RMSE, in units of the target's sd). ``mlp_kwargs`` go to
+    every ``MLPRegressor`` (alpha, early_stopping, ...).
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.preprocessing import StandardScaler
+
+    X = check_array_2d("X", X)
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must be 1-D with one target per row of X ({X.shape[0]}); got shape {y.shape}")
+    out = {k: [] for k in ("teacher_r2", "hard_r2", "distilled_r2", "teacher_rmse_sd")}
+    for seed in seeds:
+        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, random_state=seed)
+        scale = StandardScaler().fit(X_tr)
+        X_tr, X_te = scale.transform(X_tr), scale.transform(X_te)
+        mu, sd = y_tr.mean(), y_tr.std()
+        t_tr, t_te = (y_tr - mu) / sd, (y_te - mu) / sd          # standardised targets
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            teacher = MLPRegressor(hidden_layer_sizes=teacher_hidden, max_iter=max_iter, random_state=seed,
+                                    **mlp_kwargs).fit(X_tr, t_tr)
+            soft = teacher.predict(X_tr)                          # the teacher's "targets": one number each
+            hard = MLPRegressor(hidden_layer_sizes=student_hidden, max_iter=max_iter, random_state=seed,
+                                 **mlp_kwargs).fit(X_tr, t_tr)
+            dist = MLPRegressor(hidden_layer_sizes=student_hidden, max_iter=max_iter, random_state=seed,
+                                 **mlp_kwargs).fit(X_tr, soft)
+        out["teacher_r2"].append(teacher.score(X_te, t_te))
+        out["hard_r2"].append(hard.score(X_te, t_te))
+        out["distilled_r2"].append(dist.score(X_te, t_te))
+        out["teacher_rmse_sd"].append(float(np.sqrt(np.mean((soft - t_tr) ** 2))))
+    return {k: np.array(v) for k, v in out.items()}
 
 
 # ----------------------------------------------------------------------------

@@ -184,7 +184,38 @@ EXERCISES = {
         "One neuron's weights are [0.3, -0.1, 0.2, -0.4]. What scale does XNOR-Net binarization use?",
         lambda: float(_quantize_binary(np.array([[0.3], [-0.1], [0.2], [-0.4]]))[1][0]), ".4g",
         "the scale s minimising ||w - s sign(w)||^2: set its derivative to 0"),
+    # --- 04 distillation (expected values from compresslab.distillation and network) ---
+    "distill-soften-first": Exercise(
+        "Logits [3, 1, 0] softened at T = 2: what probability does the first class get?",
+        lambda: float(_distillation().soften(np.array([3.0, 1.0, 0.0]), 2.0)[0]), ".3f",
+        "divide the logits by T first, then exp and normalise (subtract the max first if you like)"),
+    "distill-entropy-bits": Exercise(
+        "What is the entropy, in bits, of the soft targets [0.5, 0.25, 0.25]?",
+        lambda: float(_distillation().entropy(np.array([0.5, 0.25, 0.25]))), ".2f",
+        "H = -sum p log2 p; a probability 1/2^k contributes k / 2^k bits"),
+    "distill-gradient-first": Exercise(
+        "One row, student logits z = [2, 0, 0], teacher logits v = [4, 0, 0], T = 5: what is the first "
+        "component of the gradient of T^2 CE(q, p) with respect to z?",
+        lambda: float(_distillation().soft_loss_gradient(np.array([[2.0, 0, 0]]), np.array([[4.0, 0, 0]]),
+                                                         5.0)[0, 0]), ".4f",
+        "the gradient is T (p - q) / N with p = softmax(z / T), q = softmax(v / T); N = 1 here"),
+    "distill-student-bytes": Exercise(
+        "How many bytes does a 784-30-10 student (weights and biases) take in float64?",
+        lambda: _student_bytes((784, 30, 10)), "d",
+        "count m n weights plus n biases per layer; a float64 is 8 bytes"),
 }
+
+
+def _distillation():
+    from . import distillation
+
+    return distillation
+
+
+def _student_bytes(sizes) -> int:
+    from .network import random_network
+
+    return random_network(sizes).storage_bits() // 8
 
 
 def _break_even_rank(m, n):

@@ -8,8 +8,9 @@ widget), ``fig`` (a matplotlib figure updated in place), ``report`` (the latest
 browser; tests/test_dashboard_contract.py checks every dashboard exported here.
 """
 from .base import Dashboard, LiveDashboard
+from .distillation import DistillationDashboard
 from .introduction import IntroductionDashboard
 from .lowrank import LowRankDashboard
 from .quantization import QuantizationDashboard
 
-__all__ = ["Dashboard", "IntroductionDashboard", "LiveDashboard", "LowRankDashboard", "QuantizationDashboard"]
+__all__ = ["Dashboard", "DistillationDashboard", "IntroductionDashboard", "LiveDashboard", "LowRankDashboard", "QuantizationDashboard"]
