@@ -6,10 +6,12 @@ import numpy as np
 from .blit import Blitter
 from .style import PALETTE, kilobytes, new_figure, suite_style
 
-# Memory a device offers, for the size plots (orders of magnitude, labelled so).
+# Where the weights of a model live, for the size plots (orders of magnitude, labelled so):
+# a microcontroller keeps them in its flash (read-only storage on the chip), a CPU streams
+# them from main memory through its caches, and a model of a few MB fits a typical L3 cache.
 DEVICE_MEMORY_BYTES = {
-    "microcontroller SRAM (256 KB)": 256 * 1024,
-    "CPU L2 cache (1 MB)": 1024 * 1024,
+    "microcontroller flash (1 MB)": 1024 * 1024,
+    "CPU L3 cache (8 MB)": 8 * 1024 * 1024,
 }
 
 
@@ -21,7 +23,7 @@ class ArchitectureFigure:
     The axes are fixed (every architecture the dashboard offers fits), so a
     slider move only redraws the bars, labels and points (blitting)."""
 
-    SIZE_RANGE_KB = (0.3, 4000.0)
+    SIZE_RANGE_KB = (0.3, 12000.0)      # up to the L3 line
     ERROR_FLOOR = 0.004           # a perfect score is drawn here (log axis)
 
     def __init__(self, max_layers=3):
