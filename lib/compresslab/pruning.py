@@ -701,34 +701,86 @@ def apply_masks(network: Network, masks) -> Network:
 
 
 def _prune_neurons(network, sparsity, criterion, scope, X, y, random_state):
-    n_hidden = len(network.layers) - 1
-    if n_hidden < 1:
+    if len(network.layers) < 2:
         raise ValueError("structure='neurons' needs a hidden layer; got a network with 1 layer")
-    per_layer = _check_sparsities(sparsity, n_hidden, what="hidden layer") if scope == "layer" else None
-    if scope == "global":
-        s = check_float("sparsity", sparsity, low=0, high=1, high_open=True)
+    ranking = rank_neurons(network, criterion, scope=scope, X=X, y=y, random_state=random_state)
+    return shrink(network, ranking.kept_units(sparsity), criterion=criterion, scope=scope, requested=sparsity)
+
+
+@dataclass
+class NeuronRanking:
+    """Every hidden unit ordered once by a criterion (``rank_neurons``): the units kept
+    at any sparsity are then a slice, as ``Ranking`` does for weights.
+
+    ``order``: scope "layer": per hidden layer, unit indices lowest score first;
+    scope "global": one order over all hidden units (layer after layer), by scores
+    divided by their layer's mean |score| (see ``prune``).
+    """
+
+    widths: list
+    scope: str
+    order: list
+
+    def kept_units(self, sparsity) -> list:
+        """Per hidden layer, the sorted indices of the units kept at ``sparsity`` (the fraction
+        of units removed: one for all, or one per hidden layer for scope "layer")."""
+        if self.scope == "global":
+            s = check_float("sparsity", sparsity, low=0, high=1, high_open=True)
+            flags = np.ones(sum(self.widths), dtype=bool)
+            flags[self.order[0][:_n_pruned(s, flags.size)]] = False
+            keep_flags = np.split(flags, np.cumsum(self.widths)[:-1])
+        else:
+            keep_flags = []
+            for width, order, sp in zip(self.widths, self.order,
+                                        _check_sparsities(sparsity, len(self.widths), what="hidden layer")):
+                flag = np.ones(width, dtype=bool)
+                flag[order[:_n_pruned(sp, width)]] = False
+                keep_flags.append(flag)
+        for i, flag in enumerate(keep_flags):
+            if not flag.any():
+                raise ValueError(f"sparsity {sparsity!r} would prune every unit of hidden layer {i + 1} "
+                                 f"({self.widths[i]} units); a layer must keep at least one")
+        return [np.flatnonzero(f) for f in keep_flags]
+
+    @property
+    def max_sparsity(self) -> float:
+        """The largest fraction of units that can be removed with every hidden layer keeping
+        one unit (scope "global": before a layer's best unit comes up in the order)."""
+        if self.scope == "layer":
+            return min((w - 1) / w for w in self.widths)
+        layer_of = np.repeat(np.arange(len(self.widths)), self.widths)[self.order[0]]
+        last = [np.flatnonzero(layer_of == i).max() for i in range(len(self.widths))]
+        n_max = min(last)                     # removing more than this empties a layer
+        total = sum(self.widths)
+        # the largest s with round(s * total) <= n_max
+        return max(0.0, (n_max + 0.5) / total - 1e-9)
+
+
+def rank_neurons(network: Network, criterion="magnitude", *, scope="global", X=None, y=None,
+                 random_state=0) -> NeuronRanking:
+    """Order every hidden unit by ``criterion`` once (see ``neuron_scores``).
+
+    Global scope: units of different layers differ in fan-in (an L2 norm grows like
+    its sqrt) and in activation scale, so each layer's scores are divided by their
+    mean |score|: a unit is ranked by how it compares with a typical unit of its layer."""
+    check_network("network", network)
+    check_choice("scope", scope, SCOPES)
     scores = neuron_scores(network, criterion, X=X, y=y, random_state=random_state)
     widths = [len(sc) for sc in scores]
     if scope == "global":
-        # Units of different layers differ in fan-in (an L2 norm grows like its sqrt) and in
-        # activation scale, so each layer's scores are divided by their mean: a unit is
-        # ranked by how it compares with a typical unit of its own layer.
         normalised = np.concatenate([sc / max(float(np.mean(np.abs(sc))), 1e-300) for sc in scores])
-        removed = lowest(normalised, _n_pruned(s, normalised.size))
-        flags = np.ones(normalised.size, dtype=bool)
-        flags[removed] = False
-        keep_flags = np.split(flags, np.cumsum(widths)[:-1])
-    else:
-        keep_flags = []
-        for sc, sp in zip(scores, per_layer):
-            flag = np.ones(len(sc), dtype=bool)
-            flag[lowest(sc, _n_pruned(sp, len(sc)))] = False
-            keep_flags.append(flag)
-    for i, flag in enumerate(keep_flags):
-        if not flag.any():
-            raise ValueError(f"sparsity {sparsity!r} would prune every unit of hidden layer {i + 1} "
-                             f"({widths[i]} units); a layer must keep at least one")
-    kept_units = [np.flatnonzero(f) for f in keep_flags]
+        return NeuronRanking(widths, scope, [lowest(normalised, None)])
+    return NeuronRanking(widths, scope, [lowest(sc, None) for sc in scores])
+
+
+def shrink(network: Network, kept_units, *, criterion="magnitude", scope="global", requested=None) -> PruneResult:
+    """The smaller dense network that keeps only ``kept_units`` of each hidden layer (their
+    incoming columns, biases and outgoing rows), as a ``PruneResult``."""
+    check_network("network", network)
+    n_hidden = len(network.layers) - 1
+    if len(kept_units) != n_hidden:
+        raise ValueError(f"kept_units must have one entry per hidden layer ({n_hidden}); got {len(kept_units)}")
+    kept_units = [np.asarray(k, dtype=np.int64) for k in kept_units]
     dense = _dense_layers(network)
     layers = []
     for i, d in enumerate(dense):
@@ -739,7 +791,44 @@ def _prune_neurons(network, sparsity, criterion, scope, X, y, random_state):
     kept = [layer.weight.size / size for layer, size in zip(layers, sizes)]
     masks = [np.ones(layer.weight.shape, dtype=bool) for layer in layers]
     return PruneResult(network.replace_layers(layers), masks, kept, sizes, criterion, scope, "neurons",
-                       sparsity, kept_units=kept_units)
+                       requested, kept_units=kept_units)
+
+
+def stored_size(masks, fmt="csr", *, index_bits=None, value_bits=64, bias_bits=64) -> dict:
+    """What ``to_sparse(apply_masks(net, masks), fmt)`` stores, counted from the masks alone
+    (no network is built: a dashboard calls it on every move; the relative format's
+    fillers come from the positions). Keys: params (stored values + biases), bits,
+    stored (weight values, fillers included), fillers, weights_per_sample (multiply-adds
+    of one forward pass: m n for the dense format, the stored values otherwise), biases.
+    The formulas are those of ``Sparse``; a test checks them against it."""
+    check_choice("fmt", fmt, SPARSE_FORMATS)
+    k = check_int("index_bits", DEFAULT_INDEX_BITS if index_bits is None else index_bits, low=1, high=32)
+    out = dict(params=0, bits=0, stored=0, fillers=0, weights_per_sample=0, biases=0)
+    for mask in masks:
+        mask = np.asarray(mask, dtype=bool)
+        m, n = mask.shape
+        nnz = int(mask.sum())
+        fillers = 0
+        if fmt == "dense":
+            bits, stored = m * n * value_bits, m * n
+        elif fmt == "csr":
+            bits = nnz * (value_bits + 8 * index_dtype(m - 1).itemsize) + (n + 1) * 8 * index_dtype(nnz).itemsize
+            stored = nnz
+        elif fmt == "bitmask":
+            bits, stored = nnz * value_bits + m * n, nnz
+        else:
+            positions = np.flatnonzero(mask.T.ravel())
+            gaps = np.diff(positions, prepend=-1)
+            fillers = int(((gaps - 1) // 2 ** k).sum())
+            stored = nnz + fillers
+            bits = stored * (value_bits + k)
+        out["bits"] += bits + n * bias_bits
+        out["params"] += (nnz if fmt == "dense" else stored) + n
+        out["stored"] += stored
+        out["fillers"] += fillers
+        out["weights_per_sample"] += stored
+        out["biases"] += n
+    return out
 
 
 def neuron_masks(network: Network, kept_units) -> list:
