@@ -109,7 +109,7 @@ class IntroductionDashboard(LiveDashboard):
         network, how = self.current_network()
         stored = network.astype(self.controls["dtype"].value)
         base = self._baselines[ds.name]
-        self._report = evaluate(stored, ds, base.network, repeats=3, baseline_seconds=base.seconds)
+        self._report = evaluate(stored, ds, base.network, repeats=3)
         self.trained = how is not None
         self._generation += 1
         self._draw(network, how)

@@ -18,7 +18,7 @@ from ..lowrank import allocate_ranks, budget_range, factorize, layer_svds, sweep
 from ..metrics import evaluate
 from ..plots import LowRankFigure
 from ..training import train
-from .base import LRU, LiveDashboard, fmt_bytes, readout_table, shared_baseline
+from .base import LRU, LiveDashboard, accuracy_text, fmt_bytes, readout_table, shared_baseline, speed_text
 
 DATASETS = ("mnist-5k", "digits")
 MODES = ("per layer", "energy", "global budget")
@@ -37,7 +37,7 @@ def sweep_curves(base):
     energy = sweep_energy(net, ds, SWEEP_ENERGIES, measure=False, count_file_bytes=False)
     budgets = np.geomspace(*budget_range(net), N_BUDGETS).astype(int)
     global_ = sweep_budget(net, ds, budgets, measure=False, count_file_bytes=False)
-    timed = sweep_energy(net, ds, SWEEP_ENERGIES[::2], repeats=3, baseline_seconds=base.seconds,
+    timed = sweep_energy(net, ds, SWEEP_ENERGIES[::2], repeats=3, latency=False, max_seconds=0.2,
                          count_file_bytes=False)
     order = np.argsort([r.alpha for r in energy])
     return dict(energy_curve=([energy[i].alpha for i in order], [energy[i].accuracy for i in order]),
@@ -87,6 +87,7 @@ class LowRankDashboard(LiveDashboard):
         name = self.controls["dataset"].value
         self.base = base = shared_baseline(name)
         self.dataset, self.baseline = base.dataset, base.network
+        self.base_report = evaluate(base.network, base.dataset, measure=False, count_file_bytes=False)
         if len(base.network.layers) != N_LAYERS:
             raise ValueError(f"the dashboard shows {N_LAYERS} layers; {name} has {len(base.network.layers)}")
         self.svds = svds = layer_svds(base.network)                 # computed once, then sliced
@@ -119,18 +120,17 @@ class LowRankDashboard(LiveDashboard):
             self.controls[f"rank{i}"].disabled = mode != "per layer"
         self.controls["energy"].disabled = mode != "energy"
         self.controls["budget"].disabled = mode != "global budget"
-        self._stop_file_size()            # a deflate running beside the timing would slow it
         result = self.current_factorization()
         if mode != "per layer":                      # show the ranks that were chosen
             with self.syncing():
                 for i, k in enumerate(result.requested):
                     self.controls[f"rank{i}"].value = k
-        r = evaluate(result.network, self.dataset, self.baseline, repeats=3,
-                     baseline_seconds=self.base.seconds, count_file_bytes=False)
+        key = (self.dataset.name, tuple(result.ranks))
+        r = self.report_for(key, result.network, self.baseline)
         self.factorization, self.network, self._report = result, result.network, r
         self.plot.update(alpha=r.alpha, accuracy=r.accuracy, speedup_flops=r.speedup_theoretical,
                          speedup_measured=r.speedup_measured, ranks=result.ranks)
-        self._schedule_file_size(result.network, self.baseline)
+        self.schedule_measurement(result.network, self.baseline, key=key)
         self.render()
 
     def fine_tune(self):
@@ -158,10 +158,11 @@ class LowRankDashboard(LiveDashboard):
             ("alpha bits / params / file", f"{r.alpha:.2f} / {r.alpha_params:.2f} / "
                                            + ("..." if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("beta (bits)", f"{r.beta:.2f}"),
-            ("delta FLOPs / measured", f"{r.speedup_theoretical:.2f} / {r.speedup_measured:.2f}"),
-            ("test accuracy", f"{r.accuracy:.2%} (baseline {self.base.accuracy:.2%})"),
+            ("speedup", speed_text(r)),
+            ("accuracy", accuracy_text(r)),
+            ("baseline", accuracy_text(self.base_report)),
         ]
         if self.fine_tuned_report is not None:
             t = self.fine_tuned_report
-            rows.append(("fine-tuned", f"{t.accuracy:.2%} at alpha {t.alpha:.2f}"))
+            rows.append(("fine-tuned", f"{accuracy_text(t)} at alpha {t.alpha:.2f}"))
         self.readout.value = readout_table(rows, notes=result.notes)

@@ -17,7 +17,7 @@ from ..metrics import evaluate
 from ..plots import QuantizationFigure
 from ..quantization import (activation_ranges, canonical_setting, quantization_aware_training, quantize,
                             quantize_activations, scheme_options, sweep_schemes)
-from .base import LRU, LiveDashboard, fmt_bytes, readout_table, shared_baseline
+from .base import LRU, LiveDashboard, accuracy_text, fmt_bytes, readout_table, shared_baseline, speed_text
 
 DATASETS = ("mnist-5k", "digits")
 BIT_OPTIONS = tuple(range(1, 17)) + (32, 64)
@@ -43,7 +43,7 @@ def sweep_curves(base):
     floats = sweep_schemes(net, ds, {"float32": (32,), "float16": (16,)}, measure=False, count_file_bytes=False)
     curves["float"] = ([1.0] + [rs[0].alpha for rs in floats.values()],
                        [base.accuracy] + [rs[0].accuracy for rs in floats.values()])
-    timed = sweep_schemes(net, ds, MEASURED, repeats=3, baseline_seconds=base.seconds, count_file_bytes=False,
+    timed = sweep_schemes(net, ds, MEASURED, repeats=3, latency=False, max_seconds=0.2, count_file_bytes=False,
                           **CURVE_OPTIONS)
     points = [r for rs in timed.values() for r in rs]
     return curves, ([r.alpha for r in points], [r.speedup_measured for r in points])
@@ -120,6 +120,7 @@ class QuantizationDashboard(LiveDashboard):
         self.base = base = shared_baseline(name)
         self.dataset, self.baseline = base.dataset, base.network
         self.baseline_accuracy = base.accuracy
+        self.base_report = evaluate(base.network, base.dataset, measure=False, count_file_bytes=False)
         self._networks.clear()
         self.activation_ranges = activation_ranges(base.network, base.dataset.X_train)    # calibrated once
         curves, measured = _CURVES.get((name, base.network._content_digest()), lambda: sweep_curves(base))
@@ -163,10 +164,9 @@ class QuantizationDashboard(LiveDashboard):
         setting, note = self.setting()
         self.controls["granularity"].disabled = not takes(setting["scheme"], "granularity")
         self.controls["range"].disabled = not takes(setting["scheme"], "range_method")
-        self._stop_file_size()            # a deflate running beside the timing would slow it
         q = self.network_for(**setting)
-        r = evaluate(q, self.dataset, self.baseline, repeats=2, baseline_seconds=self.base.seconds,
-                     count_file_bytes=False)
+        key = (self.dataset.name, *setting.values())
+        r = self.report_for(key, q, self.baseline)
         self.network, self._report, self._setting, self.note = q, r, setting, note
         shown = q.layers[self.controls["layer"].value]
         shown = getattr(shown, "inner", shown)                   # behind an activation quantizer
@@ -177,7 +177,7 @@ class QuantizationDashboard(LiveDashboard):
         label = "levels of the widest neuron" if per_neuron else "levels"
         self.plot.update(alpha=r.alpha, accuracy=r.accuracy, speedup_measured=r.speedup_measured, levels=levels,
                          levels_label=label)
-        self._schedule_file_size(q, self.baseline)
+        self.schedule_measurement(q, self.baseline, key=key)
         self.render()
 
     @staticmethod
@@ -219,12 +219,13 @@ class QuantizationDashboard(LiveDashboard):
             ("size (.npz file)", self.file_size_text(fmt_bytes)),
             ("alpha bits / file", f"{r.alpha:.2f} / " + ("..." if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("beta (bits)", f"{r.beta:.2f}"),
-            ("delta FLOPs / bytes moved", f"{r.speedup_theoretical:.2f} / {r.alpha:.2f}"),
-            ("delta measured", f"{r.speedup_measured:.2f} (dequantize, then float matmul)"),
-            ("test accuracy", f"{r.accuracy:.2%} (float64 {self.baseline_accuracy:.2%})"),
+            ("speedup (dequantize, then float matmul)", speed_text(r)),
+            ("bytes-moved bound, batch 1", f"δ ≤ {r.alpha:.2f}×"),
+            ("accuracy", accuracy_text(r)),
+            ("float64", accuracy_text(self.base_report)),
         ]
         if self.qat_report is not None:
-            rows.append(("QAT", f"{self.qat_report.accuracy:.2%} ({self.qat_report.label})"))
+            rows.append(("QAT", f"{accuracy_text(self.qat_report)} ({self.qat_report.label})"))
         notes = [n for n in (self.note, self.qat_message) if n]
         self.qat_message = ""
         self.readout.value = readout_table(rows, notes=notes)
