@@ -10,6 +10,8 @@ browser; tests/test_dashboard_contract.py checks every dashboard exported here.
 from .base import Dashboard, LiveDashboard
 from .introduction import IntroductionDashboard
 from .lowrank import LowRankDashboard
+from .pruning import PruningDashboard
 from .quantization import QuantizationDashboard
 
-__all__ = ["Dashboard", "IntroductionDashboard", "LiveDashboard", "LowRankDashboard", "QuantizationDashboard"]
+__all__ = ["Dashboard", "IntroductionDashboard", "LiveDashboard", "LowRankDashboard", "PruningDashboard",
+           "QuantizationDashboard"]

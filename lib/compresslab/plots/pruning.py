@@ -19,6 +19,19 @@ ALPHA_RANGE = (0.8, 400.0)
 IMAGE_SIDE = 28
 
 
+def _logit_axis(ax):
+    """A logit sparsity axis with a few labelled ticks (matplotlib's default labels every
+    minor tick: slow to draw and unreadable)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    ax.set_xscale("logit")
+    ax.set_xlim(*SPARSITY_RANGE)
+    ax.xaxis.set_major_locator(FixedLocator([0.5, 0.8, 0.9, 0.95, 0.98, 0.99]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x:g} %"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _logit_safe(s):
     """Sparsities off the logit axis (0, or above the range) become NaN: not drawn."""
     s = np.asarray(s, dtype=float)
@@ -42,10 +55,10 @@ class PruningFigure:
         self.fig, (self.ax_acc, self.ax_speed, self.ax_pix) = new_figure(
             1, 3, figsize=(9, 4.3), replace=type(self).__name__, gridspec_kw=dict(width_ratios=[1.15, 1.15, 0.8]))
         self.n_hidden_units = n_hidden_units
-        self.curve_keys = []
+        self.curves_shown = None
         with suite_style():
             self._build()
-        self.blitter = Blitter(self.fig, [*self.curves.values(), self.current, self.tuned, self.here,
+        self.blitter = Blitter(self.fig, [self.current, self.tuned, self.here,
                                           self.on_curve, self.measured, self.image])
 
     def _build(self):
@@ -78,10 +91,9 @@ class PruningFigure:
         self.here = ax.axvline(np.nan, color=PALETTE["black"], lw=1.2, alpha=0.6)
         (self.on_curve,) = ax.plot([], [], "o", color="black", mfc="none", ms=11, mew=1.5)
         (self.measured,) = ax.plot([], [], "*", color="black", mfc=PALETTE["yellow"], ms=14, label="measured now")
-        ax.set_xscale("logit")
         style_axes(ax, xlabel="sparsity of the weights (logit scale)", ylabel="speedup delta",
                    title="Measured speed (1 BLAS thread)", ylog=True)
-        ax.set_xlim(*SPARSITY_RANGE)
+        _logit_axis(ax)
         ax.set_ylim(0.1, 300)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7, frameon=False)
 
@@ -119,10 +131,15 @@ class PruningFigure:
         self.tuned.set_data([], [])
         self.blitter.redraw_static()
 
-    def set_curves(self, curves):
-        """{(criterion, scope): (alphas, accuracies)} for the chosen format (moving artists)."""
+    def set_curves(self, name, curves):
+        """{(criterion, scope): (alphas, accuracies)} for the storage format ``name``: part of
+        the static background, redrawn in full only when the format changes."""
+        if name == self.curves_shown:
+            return
         for key, line in self.curves.items():
             line.set_data(*curves.get(key, ([], [])))
+        self.curves_shown = name
+        self.blitter.redraw_static()
 
     def speed_at(self, key, sparsity) -> float:
         """The shipped measured curve ``key`` read at ``sparsity`` (linear interpolation)."""
@@ -193,7 +210,8 @@ def plot_sensitivity(scan, layer_names):
     for row, name, (color, marker) in zip(scan.accuracy, layer_names, SERIES):
         ax.plot(scan.sparsities, row, marker=marker, color=color, label=name)
     ax.axhline(scan.base_accuracy, color=PALETTE["grey"], linestyle=":", lw=1, label="unpruned")
-    ax.set_xscale("logit")
+    _logit_axis(ax)
+    ax.set_xlim(min(0.3, scan.sparsities.min()), max(0.997, scan.sparsities.max()))
     style_axes(ax, xlabel="sparsity of that layer (logit scale)", ylabel="validation accuracy",
                title=f"Sensitivity ({scan.criterion}), one layer at a time", legend_loc="lower left")
     fig.tight_layout()
@@ -214,8 +232,7 @@ def plot_speed(speed, *, live=None):
     xs = np.linspace(*SPARSITY_RANGE, 60)
     ax.plot(xs, 1 / (1 - xs), ":", color=PALETTE["grey"], label="FLOPs ratio 1 / (1 - s)")
     ax.axhline(1.0, color="black", lw=0.8)
-    ax.set_xscale("logit")
-    ax.set_xlim(*SPARSITY_RANGE)
+    _logit_axis(ax)
     style_axes(ax, xlabel="sparsity of the weights (logit scale)", ylabel="speedup delta",
                title="Is a pruned network faster? (1 BLAS thread)", ylog=True)
     ax.legend(loc="upper left", fontsize=7)
