@@ -361,6 +361,10 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
             "memory": (bench_memory, "Dashboards: peak RSS (MB) of building one and moving every control, "
                                      "each in a fresh process (budget 400 MB)")}
 
+from .bench_pruning import SECTIONS as _PRUNING_SECTIONS  # noqa: E402  (bench_pruning imports bench lazily)
+
+SECTIONS.update(_PRUNING_SECTIONS)
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m compresslab.bench", description=__doc__.split("\n")[0])

@@ -1439,3 +1439,78 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+# ----------------------------------------------------------------------------
+# Implement-it exercises of the notebook: checkers against the library
+# ----------------------------------------------------------------------------
+# (exercises.check takes numbers; these take a student's function, run it on
+# random and edge-case inputs and name the first case that fails.)
+
+def _mask_cases():
+    rng = np.random.default_rng(0)
+    yield "a random 6x5 matrix at 50 %", rng.normal(size=(6, 5)), 0.5
+    yield "a random 30x20 matrix at 90 %", rng.normal(size=(30, 20)), 0.9
+    yield "sparsity 0 (nothing removed)", rng.normal(size=(4, 3)), 0.0
+    yield "negative weights (|w| decides)", -np.abs(rng.normal(size=(5, 4))) * np.arange(1, 21).reshape(5, 4), 0.4
+    yield "ties: every |w| equal, 30 %", np.tile([1.0, -1.0], (5, 2)), 0.3
+    yield "ties: exact zeros and equal values, 55 %", np.array([[0.0, 0.5, 0.0], [0.5, -0.5, 2.0]]), 0.55
+    yield "a 1 x n matrix at 25 %", rng.normal(size=(1, 8)), 0.25
+
+
+def check_mask_exercise(fn) -> bool:
+    """Check ``fn(weight, sparsity) -> bool mask`` (True = kept): the same shape, exactly
+    round(s N) weights removed, and no removed |w| larger than a kept one (ties may go
+    either way). Prints the first failing case; returns True when all pass."""
+    for name, weight, sparsity in _mask_cases():
+        try:
+            mask = fn(weight.copy(), sparsity)
+        except NotImplementedError:
+            print("Not implemented yet: fill in the function, then run this cell again.")
+            return False
+        except Exception as exc:                      # the student's error, shown with its case
+            print(f"Failed on {name}: your function raised {type(exc).__name__}: {exc}")
+            return False
+        mask = np.asarray(mask)
+        want = _n_pruned(sparsity, weight.size)
+        if mask.shape != weight.shape or mask.dtype != bool:
+            print(f"Failed on {name}: expected a boolean mask of shape {weight.shape}; got {mask.dtype} {mask.shape}")
+            return False
+        if int((~mask).sum()) != want:
+            print(f"Failed on {name}: expected {want} weights removed (round(s N)); got {int((~mask).sum())}")
+            return False
+        if want and mask.any() and np.abs(weight[~mask]).max() > np.abs(weight[mask]).min():
+            print(f"Failed on {name}: a removed weight is larger in |w| than a kept one")
+            return False
+    print("Right! Your mask matches the library's rule on every case (pruning.magnitude_mask is the reference).")
+    return True
+
+
+def check_projection_exercise(fn) -> bool:
+    """Check ``fn(weights, masks)``: sets every pruned weight (mask False) of each array in
+    ``weights`` to 0 *in place* and leaves the kept ones exactly as they were."""
+    rng = np.random.default_rng(1)
+    cases = [("two random layers", [rng.normal(size=(6, 4)), rng.normal(size=(4, 3))],
+              [rng.random((6, 4)) < 0.5, rng.random((4, 3)) < 0.5]),
+             ("a mask that keeps everything", [rng.normal(size=(3, 3))], [np.ones((3, 3), dtype=bool)]),
+             ("a mask that keeps one weight", [rng.normal(size=(2, 5))], [np.eye(2, 5, dtype=bool) & (np.arange(5) == 0)])]
+    for name, weights, masks in cases:
+        before = [w.copy() for w in weights]
+        try:
+            fn(weights, masks)
+        except NotImplementedError:
+            print("Not implemented yet: fill in the function, then run this cell again.")
+            return False
+        except Exception as exc:
+            print(f"Failed on {name}: your function raised {type(exc).__name__}: {exc}")
+            return False
+        for w, b, m in zip(weights, before, masks):
+            if np.any(w[~m] != 0):
+                print(f"Failed on {name}: a pruned weight is not 0 after the projection "
+                      "(did you change the arrays in place? after_step must edit the network's own arrays)")
+                return False
+            if not np.array_equal(w[m], b[m]):
+                print(f"Failed on {name}: a kept weight changed")
+                return False
+    print("Right! Your projection keeps pruned weights at exactly 0 (pruning.mask_projection is the reference).")
+    return True
