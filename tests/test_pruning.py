@@ -449,9 +449,12 @@ def test_exercise_checkers_accept_the_reference_and_name_the_failing_case(capsys
     from compresslab.pruning import check_mask_exercise, check_projection_exercise
 
     assert check_mask_exercise(magnitude_mask)
-    # a threshold instead of a count: removes every tied weight at once
-    assert not check_mask_exercise(lambda w, s: np.abs(w) > np.quantile(np.abs(w), s))
-    assert "ties" in capsys.readouterr().out
+    def threshold(w, s):            # a threshold instead of a count: removes every tied weight at once
+        k = round(s * w.size)
+        return np.abs(w) > np.sort(np.abs(w).ravel())[k - 1] if k else np.ones(w.shape, dtype=bool)
+
+    assert not check_mask_exercise(threshold)
+    assert "Failed on ties" in capsys.readouterr().out
     assert not check_mask_exercise(lambda w, s: np.abs(w) >= 0)                 # removes nothing
     assert "weights removed" in capsys.readouterr().out
 

@@ -164,5 +164,5 @@ EXERCISES.update({
     "prune-relative-fillers": Exercise(
         "Relative indices with k = 3 bits (gaps up to 8): how many filler zeros does a row whose only "
         "nonzeros are at positions 0 and 20 need?",
-        _relative_fillers_0_20, 0.0, "the gap from 0 to 20 is 20; every 8 positions without a value needs a filler"),
+        _relative_fillers_0_20, 0.0, "a gap longer than 8 positions needs a stored filler zero every 8 positions"),
 })
