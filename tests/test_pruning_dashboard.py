@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 
 from compresslab.dashboards import PruningDashboard  # noqa: E402
 from compresslab.dashboards.base import shared_baseline  # noqa: E402
-from compresslab.pruning import SPARSE_FORMATS, apply_masks, prune, rank_neurons, shrink, to_sparse  # noqa: E402
+from compresslab.pruning import SPARSE_FORMATS, prune, rank_neurons, shrink, to_sparse  # noqa: E402
 
 
 @pytest.fixture(scope="module")

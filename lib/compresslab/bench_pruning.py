@@ -137,7 +137,8 @@ def bench_pruning_dashboard() -> list[dict]:
 SECTIONS = {
     "pruning": (lambda: bench_pruning(), "Pruning: LeNet-300-100 (mnist-5k), magnitude, global; CSR network; "
                                          "alpha by .npz bytes vs float64 dense; delta at batch 1 and 1,000, 1 thread"),
-    "pruning-break-even": (lambda: break_even(), "Pruning: CSR break-even sparsity (measured delta = 1), 1 BLAS thread"),
+    "pruning-break-even": (lambda: break_even(), "Pruning: CSR break-even sparsity (measured delta = 1), "
+                                                 "1 BLAS thread"),
     "pruning-dashboard": (bench_pruning_dashboard, "Pruning dashboard: one control change (compute + evaluate + "
                                                    "blit + PNG diff), ms"),
 }

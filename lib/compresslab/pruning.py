@@ -1493,7 +1493,8 @@ def check_projection_exercise(fn) -> bool:
     cases = [("two random layers", [rng.normal(size=(6, 4)), rng.normal(size=(4, 3))],
               [rng.random((6, 4)) < 0.5, rng.random((4, 3)) < 0.5]),
              ("a mask that keeps everything", [rng.normal(size=(3, 3))], [np.ones((3, 3), dtype=bool)]),
-             ("a mask that keeps one weight", [rng.normal(size=(2, 5))], [np.eye(2, 5, dtype=bool) & (np.arange(5) == 0)])]
+             ("a mask that keeps one weight", [rng.normal(size=(2, 5))],
+              [np.eye(2, 5, dtype=bool) & (np.arange(5) == 0)])]
     for name, weights, masks in cases:
         before = [w.copy() for w in weights]
         try:

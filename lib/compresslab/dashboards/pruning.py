@@ -285,13 +285,13 @@ class PruningDashboard(LiveDashboard):
         r, st = self.report, self._setting
         total = sum(layer.n_inputs * layer.n_outputs for layer in self.baseline.layers)
         nonzeros = round((1 - self.weight_sparsity) * total)
+        biases = sum(layer.n_outputs for layer in self.baseline.layers)
         fmt = "smaller dense network" if st["structure"] == "neurons" else st["fmt"]
         output = ", output spared" if st["spare_output"] and st["structure"] == "weights" else ""
         rows = [
             ("setting", f"{st['structure']}, {st['criterion']}, {st['scope']}{output}"),
             ("weights removed", f"{self.weight_sparsity:.2%}"),
-            ("nonzero weights", f"{nonzeros:,} of {total:,} (+ {sum(l.n_outputs for l in self.baseline.layers)} "
-                                f"biases)"),
+            ("nonzero weights", f"{nonzeros:,} of {total:,} (+ {biases} biases)"),
             (f"stored as {fmt}", f"{r.storage_bits:,} bits = {fmt_bytes(r.storage_bits / 8)}"),
             ("size (.npz file)", self.file_size_text(fmt_bytes)),
             ("alpha params / bits / file", f"{r.alpha_params:.2f} / {r.alpha:.2f} / "

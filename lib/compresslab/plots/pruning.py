@@ -225,7 +225,8 @@ def plot_speed(speed, *, live=None):
     fig, ax = new_figure(1, 1, figsize=(7, 3.6))
     for key, (color, marker, ls, label) in SPEED_LINES.items():
         xs = speed["speed.neuron_sparsity"] if key.startswith("neurons") else speed["speed.sparsity"]
-        ax.plot(_logit_safe(xs), speed[f"speed.{key}"], ls, marker=marker, color=color, ms=4, label=f"{label} (shipped)")
+        ax.plot(_logit_safe(xs), speed[f"speed.{key}"], ls, marker=marker, color=color, ms=4,
+                label=f"{label} (shipped)")
     for (label, (xs, ys)), (color, marker) in zip((live or {}).items(), SERIES[4:]):
         ax.plot(_logit_safe(xs), ys, "", marker=marker, color=color, ms=9, mfc="none", mew=2, lw=0,
                 label=f"{label} (this machine, now)")
