@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.colors import PowerNorm
 
 from .blit import Blitter
 from .style import PALETTE, SERIES, new_figure, style_axes, styled, suite_style
@@ -26,7 +27,7 @@ def _logit_axis(ax):
 
     ax.set_xscale("logit")
     ax.set_xlim(*SPARSITY_RANGE)
-    ax.xaxis.set_major_locator(FixedLocator([0.5, 0.8, 0.9, 0.95, 0.98, 0.99]))
+    ax.xaxis.set_major_locator(FixedLocator([0.5, 0.9, 0.99]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x:g} %"))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -98,12 +99,13 @@ class PruningFigure:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7, frameon=False)
 
         ax = self.ax_pix
-        self.image = ax.imshow(np.zeros((IMAGE_SIDE, IMAGE_SIDE)), cmap="viridis", vmin=0,
-                               vmax=self.n_hidden_units, interpolation="nearest")
+        # a power-law colour scale: at high sparsity a pixel keeps a handful of its 300 connections
+        self.image = ax.imshow(np.zeros((IMAGE_SIDE, IMAGE_SIDE)), cmap="viridis", interpolation="nearest",
+                               norm=PowerNorm(0.4, vmin=0, vmax=self.n_hidden_units))
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title("Layer-1 connections kept\nfrom each input pixel")
-        self.fig.colorbar(self.image, ax=ax, fraction=0.046, pad=0.03, shrink=0.8)
+        self.fig.colorbar(self.image, ax=ax, fraction=0.046, pad=0.03, shrink=0.8, ticks=[0, 5, 30, 100, 300])
         self.fig.subplots_adjust(left=0.07, right=0.97, top=0.9, bottom=0.36, wspace=0.35)
 
     def set_static(self, *, reference_accuracy, speed=None, speed_note=""):
@@ -194,12 +196,12 @@ def plot_pixel_survivors(panels, n_hidden_units=300):
     fig, axes = new_figure(1, len(panels), figsize=(2.4 * len(panels) + 0.8, 2.8))
     axes = np.atleast_1d(axes)
     for ax, (title, counts) in zip(axes, panels.items()):
-        image = ax.imshow(np.asarray(counts, float).reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="viridis", vmin=0,
-                          vmax=n_hidden_units, interpolation="nearest")
+        image = ax.imshow(np.asarray(counts, float).reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="viridis",
+                          norm=PowerNorm(0.4, vmin=0, vmax=n_hidden_units), interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.02, label="kept of 300")
+    fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.02, label=f"kept of {n_hidden_units} (power scale)")
     return fig
 
 
