@@ -107,6 +107,7 @@ from compresslab.lowrank import LowRank  # noqa: E402
 @pytest.fixture()
 def lowrank():
     dash = LowRankDashboard(ranks=(20, 20, 10))
+    dash.measure_seconds = 0.05               # quick timings: the tests check the plumbing, not the machine
     dash.fig.canvas.draw()                    # the first full draw captures the blit background
     return dash
 
@@ -198,6 +199,7 @@ from compresslab.quantization import QuantizedInput  # noqa: E402
 @pytest.fixture()
 def quant():
     dash = QuantizationDashboard(bits=4, scheme="symmetric")
+    dash.measure_seconds = 0.05
     dash.fig.canvas.draw()
     return dash
 
@@ -213,6 +215,9 @@ def test_quantization_contract(quant):
     assert all(isinstance(l.encoded["weight"], QuantizedArray) and l.encoded["weight"].bits == 4
                for l in quant.network.layers)
     assert len(np.unique(_levels_x(quant))) == 15          # symmetric 4 bit: q in [-7, 7]
+    if quant.warmup is not None:                           # k-means is fitted off the build path
+        quant.warmup.join(timeout=300)
+    quant.flush()
     for scheme in ("symmetric", "affine", "kmeans", "binary", "float"):
         assert len(quant.plot.curves[scheme].get_xdata()) >= 1
 
@@ -318,7 +323,7 @@ def test_a_failing_file_size_job_is_shown_and_the_next_move_completes(monkeypatc
     import compresslab.metrics as metrics
 
     dash = QuantizationDashboard(bits=4)
-    dash.file_size_delay = 0
+    dash.file_size_delay, dash.measure_seconds = 0, 0.05
     real, calls = metrics.with_file_bytes, []
 
     def fails_once(*args, **kwargs):
@@ -357,7 +362,7 @@ def test_every_rendered_readout_matches_its_own_settings():
     from compresslab.quantization import activation_ranges, quantize, quantize_activations
 
     dash = QuantizationDashboard(bits=4)
-    dash.file_size_delay = 0
+    dash.file_size_delay, dash.measure_seconds = 0, 0.05
     rendered = []
     dash.readout.observe(lambda change: rendered.append(change["new"]), names="value")
     rng = np.random.default_rng(0)
@@ -390,7 +395,7 @@ def test_every_rendered_readout_matches_its_own_settings():
         if act:
             q = quantize_activations(q, act, ranges)
         r = evaluate(q, dash.dataset, dash.baseline, measure=False)
-        assert rows["test accuracy"].startswith(f"{r.accuracy:.2%}"), (key, rows)
+        assert rows["accuracy"] == f"{100 * r.accuracy:.1f} % ± {100 * r.accuracy_se:.1f}, test", (key, rows)
         assert rows["beta (bits)"] == f"{r.beta:.2f}", (key, rows)
         if "B" in rows["size (.npz file)"]:
             from compresslab.dashboards.base import fmt_bytes
@@ -398,3 +403,192 @@ def test_every_rendered_readout_matches_its_own_settings():
             assert rows["size (.npz file)"] == fmt_bytes(q.serialized_bytes()), (key, rows)
     assert len(checked) >= 5
     dash.close()
+
+
+# --- the timing API: score on a move, measure when still, cache per setting ---------------------
+
+def test_a_move_scores_once_and_measures_later(quant):
+    quant.measure_delay = 0
+    quant.controls["bits"].value = 6
+    assert quant.report.timing is None and "measuring" in quant.readout.value      # not timed on the move
+    quant.settle(timeout=60)
+    r = quant.report
+    assert r.timing is not None and r.latency is not None and r.latency.batch_size == 1
+    assert r.timing.batch_size == len(quant.dataset.y_test) and r.timing.blas_threads == 1
+    assert r.file_bytes is not None
+    assert "δ measured" in quant.readout.value and "batch-1 latency" in quant.readout.value
+
+
+def test_a_revisited_setting_shows_its_measurement_at_once(quant):
+    quant.measure_delay = 0
+    quant.controls["bits"].value = 6
+    quant.settle(timeout=60)
+    measured = quant.report.timing.measured
+    quant.controls["bits"].value = 3
+    quant.controls["bits"].value = 6                       # back: a lookup, no new timing needed
+    assert quant.report.timing is not None and quant.report.timing.measured == measured
+    assert "measuring" not in quant.readout.value
+
+
+def test_a_result_for_an_old_setting_is_not_shown(quant):
+    quant.measure_delay = 0
+    quant.controls["bits"].value = 6
+    quant.measurement_job.result(timeout=60)             # finished, not yet flushed
+    with quant.syncing():
+        quant.controls["bits"].value = 3
+    quant.update()                                        # a newer setting is shown
+    quant._stop_measurement()
+    quant.flush()
+    assert quant.report.timing is None or quant._setting["bits"] == 3
+    assert "3 bit" in quant.readout.value
+
+
+def test_warmup_steps_run_under_the_timing_guard_and_pause_for_moves(quant):
+    import threading
+
+    from compresslab import metrics
+
+    release, started = threading.Event(), threading.Event()
+
+    def step():
+        started.set()
+        release.wait(30)
+
+    thread = quant.start_warmup([step], name="test step")
+    assert started.wait(30)
+    assert any("test step" in job for job in metrics.busy_jobs())
+    release.set()
+    thread.join(30)
+    assert not metrics.busy_jobs()
+    ran = []
+    with quant.moving():                                  # a move in progress: the next step waits
+        thread = quant.start_warmup([lambda: ran.append(1)], name="paused")
+        thread.join(0.3)
+        assert ran == []
+    thread.join(30)
+    assert ran == [1]
+
+
+def test_no_deprecated_baseline_seconds(recwarn):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        for cls in (IntroductionDashboard, LowRankDashboard, QuantizationDashboard):
+            cls().close()
+
+
+def test_accuracy_and_speed_texts():
+    from compresslab.dashboards.base import accuracy_text, speed_text
+    from compresslab.metrics import Report, Speedup
+
+    r = Report(accuracy=0.94, n_test=1000, accuracy_se=0.0075, params=1, storage_bits=1, file_bytes=None,
+               flops=1, alpha=1, beta=0, alpha_params=1, alpha_bytes=None, speedup_theoretical=3.5)
+    assert accuracy_text(r) == "94.0 % ± 0.8, test"
+    assert speed_text(r) == "δ measuring… · FLOPs δ 3.5×"
+    r.timing = Speedup(measured=2.31, theoretical=3.5, seconds_original=1, seconds_compressed=1, batch_size=1000,
+                       repeats=7, blas_threads=1, spread=0.04)
+    r.latency = Speedup(measured=1.6, theoretical=3.5, seconds_original=1, seconds_compressed=1, batch_size=1,
+                        repeats=300, blas_threads=1)
+    assert speed_text(r) == ("δ measured 2.31× (1 thread, batch 1,000; spread 4 %) · batch-1 latency 1.6× · "
+                             "FLOPs δ 3.5×")
+
+
+# --- a layout that holds still (issue 12) ----------------------------------------------------------
+
+@pytest.fixture(params=["intro", "lowrank", "quant"])
+def any_dash(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_sliders_are_wide_with_unit_keyboard_steps(any_dash):
+    import ipywidgets as widgets
+
+    sliders = [c for c in any_dash.controls.values()
+               if isinstance(c, (widgets.IntSlider, widgets.FloatSlider, widgets.SelectionSlider))]
+    assert sliders
+    for s in sliders:
+        assert int(s.layout.width.rstrip("px")) >= 420, s.description
+        if isinstance(s, widgets.IntSlider):
+            assert s.step == 1
+
+
+def test_readout_and_notes_have_a_fixed_place(any_dash):
+    from compresslab.dashboards.base import READOUT_HEIGHT
+
+    assert any_dash.readout.layout.height == READOUT_HEIGHT
+    assert "compresslab-notes" in any_dash.readout.value          # the box is there even without a note
+    name = next(n for n in any_dash.live_controls if hasattr(any_dash.controls[n], "options"))
+    options = [v for _, v in any_dash.controls[name]._options_full]
+    any_dash.controls[name].value = options[-1] if any_dash.controls[name].value != options[-1] else options[0]
+    assert any_dash.readout.layout.height == READOUT_HEIGHT and "compresslab-notes" in any_dash.readout.value
+
+
+def test_controls_are_disabled_while_training_and_the_bar_hides_after(any_dash, monkeypatch):
+    import importlib
+
+    module = importlib.import_module(type(any_dash).__module__)
+    seen = []
+
+    def fake_train(network, *args, on_epoch=None, **kwargs):
+        on_epoch(0, None)
+        seen.append({n: c.disabled for n, c in any_dash.controls.items() if hasattr(c, "disabled")})
+        seen.append(any_dash.progress.layout.visibility)
+        from compresslab.training import History
+
+        history = History()
+        history.seconds = 0.0
+        return (network, history) if module.__name__.endswith("quantization") else history
+
+    button = {"IntroductionDashboard": "train", "LowRankDashboard": "fine_tune",
+              "QuantizationDashboard": "qat"}[type(any_dash).__name__]
+    if hasattr(module, "train"):
+        monkeypatch.setattr(module, "train", fake_train)
+    if hasattr(module, "quantization_aware_training"):
+        monkeypatch.setattr(module, "quantization_aware_training",
+                            lambda base, *a, on_epoch=None, **k: fake_train(base.copy(), on_epoch=on_epoch))
+    before = {n: c.disabled for n, c in any_dash.controls.items() if hasattr(c, "disabled")}
+    any_dash.controls[button].click()
+    assert any_dash.last_error is None, any_dash.last_error
+    disabled, visibility = seen
+    assert all(disabled.values()) and visibility == "visible"
+    assert {n: c.disabled for n, c in any_dash.controls.items() if hasattr(c, "disabled")} == before
+    assert any_dash.progress.layout.visibility == "hidden"
+
+
+def _overlap(a, b):
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("name", ["lowrank", "quant"])
+def test_legends_and_labels_sit_outside_the_data_area(request, name):
+    dash = request.getfixturevalue(name)
+    fig = dash.fig
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) >= 2
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is not None:
+            assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer)), ax.get_title()
+    if name == "quant":
+        text = dash.plot.levels_text.get_window_extent(renderer)
+        assert not _overlap(text, dash.plot.ax_hist.get_window_extent(renderer))
+
+
+def test_every_dashboard_figure_uses_the_suite_style(any_dash):
+    from compresslab.plots import STYLE
+
+    fig = any_dash.fig
+    assert fig.get_figwidth() * fig.dpi <= 900
+    assert fig.canvas.toolbar_visible is False and fig.canvas.header_visible is False
+    for ax in fig.axes:
+        ticks = ax.get_xticklabels() + ax.get_yticklabels()
+        assert ticks and all(t.get_fontsize() == STYLE["xtick.labelsize"] for t in ticks)
+        for label in (ax.xaxis.label, ax.yaxis.label):
+            assert label.get_fontsize() == STYLE["axes.labelsize"] >= STYLE["font.size"]
+        if ax.get_title():
+            assert ax.title.get_fontsize() >= STYLE["font.size"]
+        if ax.get_legend() is not None:
+            assert all(t.get_fontsize() == STYLE["legend.fontsize"] for t in ax.get_legend().get_texts())

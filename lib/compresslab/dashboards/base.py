@@ -22,9 +22,9 @@ still, runs in the background, and lands in the readout later::
 
     def render(self):
         r = self.report
-        rows = [("test accuracy", accuracy_text(r)),            # "94.0 % ± 0.8, test"
-                ("size (.npz file)", self.file_size_text(fmt_bytes)),
-                ("speedup", speed_text(r))]                      # "measuring..." until it arrives
+        rows = [("accuracy", accuracy_text(r)),                 # "94.0 % ± 0.8, test"
+                ("size (.npz file)", self.file_size_text(fmt_bytes))]
+        self.readout.value = readout_table(rows, notes, speed=speed_text(r))   # "measuring..." until it arrives
 
 - ``report_for(key, network, baseline)``: the report of a setting, from an LRU
   keyed by ``key`` (``self.reports``), else ``metrics.evaluate(...,
@@ -44,8 +44,8 @@ still, runs in the background, and lands in the readout later::
 - Background work of a dashboard (warm-ups, deflates) runs inside
   ``metrics.timing_guard(name)``, and ``measure_speedup`` waits until it is
   quiet (``metrics.wait_until_quiet``): no timing runs beside the suite's own
-  work. A warm-up loop calls ``self.warmup_gate()`` between items: it pauses
-  while a move is handled or a measurement is pending.
+  work. ``start_warmup(steps)`` runs a warm-up that way, one step at a time,
+  pausing while a move is handled or a measurement is pending.
 - ``settle()`` (tests, benchmarks) waits for the pending measurement and flushes.
 - ``speed_text(report)``, ``accuracy_text(report)``: the readout strings.
 
@@ -82,6 +82,8 @@ FILE_SIZE_DELAY = MEASURE_DELAY
 MEASURE_SECONDS = 1.0          # measure_speedup's cap per measurement (throughput, then latency)
 MEASURE_ATTEMPTS = 2           # a timing that overlapped the suite's own work is taken again, once
 REPORTS_CACHED = 32            # settings whose reports (with their measurements) are kept
+SLIDER_WIDTH = "480px"         # a 300-step slider moves ~1 step per px on a projector; arrow keys: 1 step
+READOUT_HEIGHT = "300px"       # fixed: the figure below never jumps when a row or a note comes and goes
 WARMUP_PAUSE_MAX = 10.0        # longest a warm-up waits for the user before going on anyway
 
 
@@ -187,7 +189,8 @@ class LiveDashboard(Dashboard):
         self._errors.add_class("compresslab-errors")
         self._last_error = None
         self._syncing = False           # True while the dashboard itself sets control values
-        self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px"))
+        self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px", height=READOUT_HEIGHT,
+                                                          width="430px", overflow="hidden"))
         self.measure_delay = MEASURE_DELAY
         self.measure_seconds = MEASURE_SECONDS
         self.measure_speed = True        # False: file size only (no timing at all)
@@ -203,8 +206,12 @@ class LiveDashboard(Dashboard):
         self._trainer = trainer
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="training",
                                             layout=widgets.Layout(visibility="hidden"))
+        for control in controls.values():
+            if isinstance(control, (widgets.IntSlider, widgets.FloatSlider, widgets.SelectionSlider)):
+                control.layout.width = SLIDER_WIDTH
+                control.style.description_width = "110px"
         rows = [widgets.HBox([widgets.VBox([controls[k] for k in panel], layout=widgets.Layout(min_width=panel_width)),
-                              self.readout])]
+                              self.readout], layout=widgets.Layout(flex_flow="row wrap"))]
         if trainer is not None:
             rows.append(widgets.HBox([controls["epochs"], controls[trainer], self.progress]))
         self._widget = widgets.VBox([*rows, figure_widget(plot.fig), self._errors])
@@ -418,11 +425,12 @@ class LiveDashboard(Dashboard):
         self.render()
 
     def _background_failed(self, what, exc, generation=None):
-        if generation is not None and generation != self._generation:
-            return
-        self._file_size_failed = True
+        """A failure always reaches the panel; the readout says "failed" only if it
+        is about the setting shown."""
         self.show_error(exc, where=f"{what} (background): ")
-        self.render()
+        if generation is None or generation == self._generation:
+            self._file_size_failed = True
+            self.render()
 
     # --- warm-ups yield to the user ---------------------------------------------------------
     @contextlib.contextmanager
@@ -440,21 +448,32 @@ class LiveDashboard(Dashboard):
                 self._gate.notify_all()
 
     def warmup_gate(self, timeout=WARMUP_PAUSE_MAX) -> bool:
-        """Called by a warm-up thread between two items of work: wait while a move
-        is handled or a measurement is pending (at most ``timeout`` s, then go on).
-        Returns False once the dashboard is closed (the warm-up should stop)."""
+        """Wait while a move is handled or a measurement is pending (at most
+        ``timeout`` s, then go on). False once the dashboard is closed."""
         with self._gate:
             self._gate.wait_for(lambda: self._closed or (not self._moves and not self._pending), timeout=timeout)
             return not self._closed
 
-    def start_warmup(self, target, *args, name="warm-up"):
-        """Run ``target(*args)`` in a daemon thread, inside ``metrics.timing_guard``;
-        a failure reaches the error panel. ``target`` should call ``warmup_gate()``
-        between its items. Returns the thread."""
+    def start_warmup(self, steps, *, name="warm-up"):
+        """Run the callables of ``steps`` (an iterable) one at a time in a daemon thread.
+
+        Before each step the thread waits while a move is handled or a
+        measurement is pending (``warmup_gate``); each step runs inside
+        ``metrics.timing_guard`` (so no timing runs beside it) with BLAS at one
+        thread (the other core stays with the user). A step may return a
+        callable: it then runs on the kernel's thread (to draw what the step
+        computed). A failure reaches the error panel. Returns the thread."""
+        label = f"{type(self).__name__}: {name}"
+
         def run():
             try:
-                with metrics.timing_guard(f"{type(self).__name__}: {name}"):
-                    target(*args)
+                for step in steps:
+                    if not self.warmup_gate():
+                        return                               # closed
+                    with metrics.timing_guard(label), _one_blas_thread():
+                        then = step()
+                    if callable(then):
+                        self._post(then)
             except BaseException as exc:        # MemoryError too
                 self._post(functools.partial(self.show_error, exc, f"{name} (background): "))
 
@@ -509,13 +528,27 @@ class LiveDashboard(Dashboard):
             w.close()
 
 
-def readout_table(rows, notes=()) -> str:
-    """HTML for a two-column table of (label, value) pairs, then free-text notes
-    (which wrap, so a long note never pushes the numbers out of view)."""
+NOTES_HEIGHT = "4.2em"         # the notes' box: always there, always this high (three lines)
+
+
+def readout_table(rows, notes=(), speed=None) -> str:
+    """HTML for a two-column table of (label, value) pairs, then ``speed`` (one
+    line that may wrap, e.g. ``speed_text``), then free-text notes in a box of
+    fixed height that is there even when empty: nothing below it jumps."""
     cells = "".join(f"<tr><td style='padding:1px 10px 1px 0;white-space:nowrap'>{html.escape(k)}</td>"
                     f"<td style='text-align:right;white-space:nowrap'><b>{html.escape(v)}</b></td></tr>" for k, v in rows)
-    paragraphs = "".join(f"<div style='margin-top:4px;max-width:34em'>Note: {html.escape(n)}</div>" for n in notes)
-    return f"<table style='font-family:monospace;font-size:13px'>{cells}</table>{paragraphs}"
+    line = "" if speed is None else (f"<div class='compresslab-speed' style='height:2.8em;margin-top:4px'>"
+                                     f"{html.escape(speed)}</div>")
+    paragraphs = "".join(f"<div>Note: {html.escape(n)}</div>" for n in notes)
+    box = (f"<div class='compresslab-notes' style='height:{NOTES_HEIGHT};overflow:auto;margin-top:4px'>"
+           f"{paragraphs}</div>")
+    return f"<div style='font-family:monospace;font-size:13px'><table>{cells}</table>{line}{box}</div>"
+
+
+def _one_blas_thread():
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 class _Cancelled(Exception):

@@ -11,16 +11,13 @@ baseline of the chosen dataset: a smaller architecture *is* a compressed model.
 """
 from __future__ import annotations
 
-import threading
-
 import ipywidgets as widgets
 
-from ..metrics import evaluate
 from ..models import DEFAULT_HIDDEN_LAYER_SIZES
 from ..network import random_network
 from ..plots import ArchitectureFigure
 from ..training import train
-from .base import LiveDashboard, fmt_bytes, readout_table, shared_baseline
+from .base import LiveDashboard, accuracy_text, fmt_bytes, readout_table, shared_baseline, speed_text
 
 FIRST_LAYER_SIZES = (8, 16, 32, 64, 100, 200, 300)
 SECOND_LAYER_SIZES = (0, 10, 16, 32, 64, 100)        # 0: no second hidden layer
@@ -36,7 +33,7 @@ class IntroductionDashboard(LiveDashboard):
     def __init__(self, dataset="mnist-5k", epochs=10):
         self._baselines = {}    # dataset name -> Baseline (dataset, pretrained network, its time)
         self._trained = {}      # (dataset, sizes) -> (network, how it was trained, test accuracy)
-        self.warmup = None      # the thread deflating every architecture's file (see _warm_file_sizes)
+        self.warmup = None      # the thread deflating every architecture's file (see _file_size_steps)
         h1, h2 = DEFAULT_HIDDEN_LAYER_SIZES[dataset]
         controls = {
             "dataset": widgets.Dropdown(options=DATASETS, value=dataset, description="dataset"),
@@ -62,8 +59,7 @@ class IntroductionDashboard(LiveDashboard):
             base = self._baselines[name] = shared_baseline(name)
             self._trained[(name, base.network.hidden_layer_sizes)] = (
                 base.network, "pretrained (scikit-learn)", base.accuracy)
-            self.warmup = threading.Thread(target=self._warm_file_sizes, args=(base,), daemon=True)
-            self.warmup.start()
+            self.warmup = self.start_warmup(self._file_size_steps(base), name="file sizes")
         return self._baselines[name].dataset
 
     @property
@@ -84,24 +80,23 @@ class IntroductionDashboard(LiveDashboard):
         sizes = (ds.n_features, *hidden_layer_sizes, len(ds.classes))
         return random_network(sizes, random_state=sum(sizes))      # the same weights at every visit
 
-    def _warm_file_sizes(self, base):
+    def _file_size_steps(self, base):
         """Compress every architecture's file once, in a background thread.
 
         The .npz size of a 784-300 layer takes ~75 ms to deflate: done on the
         first visit, that would make a slider move miss its 100 ms. zlib
         releases the GIL, so this runs beside the notebook; the sizes land in
-        ``Network.serialized_bytes``'s memo, keyed by content. It touches no
-        widget; a failure is handed to the kernel's thread for the error panel.
-        """
-        try:
-            base.network.astype("float32").serialized_bytes()
-            for h1 in FIRST_LAYER_SIZES:
-                for h2 in SECOND_LAYER_SIZES:
+        ``Network.serialized_bytes``'s memo, keyed by content. One step per
+        architecture (``start_warmup``: under ``timing_guard``, paused while a
+        move is handled or a measurement is pending)."""
+        yield lambda: base.network.astype("float32").serialized_bytes()
+        for h1 in FIRST_LAYER_SIZES:
+            for h2 in SECOND_LAYER_SIZES:
+                def step(h1=h1, h2=h2):
                     net = self._untrained(base.dataset, (h1,) if h2 == 0 else (h1, h2))
                     for dtype in ("float64", "float32"):
                         net.astype(dtype).serialized_bytes()
-        except BaseException as exc:        # MemoryError too
-            self._post(lambda: self.show_error(exc, where="file sizes (background): "))
+                yield step
 
     # --- callbacks -------------------------------------------------------------
     def update(self):
@@ -109,10 +104,14 @@ class IntroductionDashboard(LiveDashboard):
         network, how = self.current_network()
         stored = network.astype(self.controls["dtype"].value)
         base = self._baselines[ds.name]
-        self._report = evaluate(stored, ds, base.network, repeats=3)
+        self.baseline = base.network
+        key = (ds.name, self.hidden_layer_sizes, self.controls["dtype"].value, how)
+        self._report = self.report_for(key, stored, base.network)
         self.trained = how is not None
-        self._generation += 1
+        self._network, self._how, self._key = network, how, key
         self._draw(network, how)
+        self.schedule_measurement(stored, base.network, key=key)
+        self.render()
 
     def train_current(self):
         """Train the current architecture from scratch with the training engine."""
@@ -138,17 +137,22 @@ class IntroductionDashboard(LiveDashboard):
         accuracy = r.accuracy if self.trained else None
         self.plot.update(names, layer_bytes64, points, (8 * network.n_params, accuracy),
                          stored=self.controls["dtype"].value)
-        arch = " - ".join(str(s) for s in (ds.n_features, *self.hidden_layer_sizes, len(ds.classes)))
-        acc_text = f"{r.accuracy:.2%}" if self.trained else "untrained: press Train"
+
+    def render(self):
+        """The readout, from the report and the architecture it was computed for."""
+        r, how, ds = self.report, self._how, self.dataset
+        sizes = self._key[1]
+        arch = " - ".join(str(s) for s in (ds.n_features, *sizes, len(ds.classes)))
+        acc_text = accuracy_text(r) if how is not None else "untrained: press Train"
         self.readout.value = readout_table([
             ("architecture", arch),
             ("weights", how or "random (not trained)"),
             ("parameters", f"{r.params:,}"),
             ("size (values)", fmt_bytes(r.storage_bits / 8)),
-            ("size (.npz file)", fmt_bytes(r.file_bytes)),
+            ("size (.npz file)", self.file_size_text(fmt_bytes)),
             ("FLOPs / sample", f"{r.flops / len(ds.y_test):,.0f}"),
-            ("latency, test set", f"{1e3 * r.seconds:.2f} ms ({len(ds.y_test)} samples)"),
-            ("test accuracy", acc_text),
+            ("time, test set", "measuring…" if r.seconds is None else
+             f"{1e3 * r.seconds:.2f} ms ({len(ds.y_test):,} samples, 1 thread)"),
+            ("accuracy", acc_text),
             ("alpha (bits / params)", f"{r.alpha:.2f} / {r.alpha_params:.2f}"),
-            ("delta measured / FLOPs", f"{r.speedup_measured:.2f} / {r.speedup_theoretical:.2f}"),
-        ])
+        ], speed=speed_text(r))

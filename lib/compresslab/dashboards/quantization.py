@@ -29,24 +29,34 @@ MEASURED = {"symmetric": (2, 4, 8), "binary": (1,)}     # settings timed for the
 CURVE_OPTIONS = dict(granularity="neuron", range_method="mse")
 CACHED_NETWORKS = 12       # settings kept (each a few hundred KB of codes): going back is instant
 
-# (dataset, network content) -> curves and measured points: small, kept across
-# re-built dashboards (a re-run cell, a test): k-means makes them take seconds.
+# (dataset, network content) -> what the warm-up computed: the k-means networks
+# (a few hundred KB each), the full curves and the measured points. Kept across
+# re-built dashboards (a re-run cell, a test): k-means takes seconds.
 _CURVES = LRU(maxsize=len(DATASETS))
+_QUICK = LRU(maxsize=len(DATASETS))
+KMEANS_BITS = tuple(range(1, 9))
 
 
-def sweep_curves(base):
-    """What the figure draws for one baseline: {scheme: (alphas, accuracies)} and
-    the measured-speedup points (alphas, deltas)."""
+def quick_curves(base):
+    """The curves that cost little, for the build: {scheme: (alphas, accuracies)}
+    of every scheme but k-means (whose codebooks take seconds: warmed up later)."""
     net, ds = base.network, base.dataset
-    reports = sweep_schemes(net, ds, CURVE_BITS, measure=False, count_file_bytes=False, **CURVE_OPTIONS)
+    bits = {scheme: b for scheme, b in CURVE_BITS.items() if scheme != "kmeans"}
+    reports = sweep_schemes(net, ds, bits, measure=False, count_file_bytes=False, **CURVE_OPTIONS)
     curves = {scheme: ([r.alpha for r in rs], [r.accuracy for r in rs]) for scheme, rs in reports.items()}
     floats = sweep_schemes(net, ds, {"float32": (32,), "float16": (16,)}, measure=False, count_file_bytes=False)
     curves["float"] = ([1.0] + [rs[0].alpha for rs in floats.values()],
                        [base.accuracy] + [rs[0].accuracy for rs in floats.values()])
-    timed = sweep_schemes(net, ds, MEASURED, repeats=3, latency=False, max_seconds=0.2, count_file_bytes=False,
-                          **CURVE_OPTIONS)
+    return curves
+
+
+def measured_points(base):
+    """(alphas, deltas) of the ``MEASURED`` settings: throughput on the test set,
+    baseline and network interleaved (a quick measurement: points of a picture)."""
+    timed = sweep_schemes(base.network, base.dataset, MEASURED, repeats=3, latency=False, max_seconds=0.2,
+                          count_file_bytes=False, **CURVE_OPTIONS)
     points = [r for rs in timed.values() for r in rs]
-    return curves, ([r.alpha for r in points], [r.speedup_measured for r in points])
+    return [r.alpha for r in points], [r.speedup_measured for r in points]
 
 
 def effective_setting(scheme, bits):
@@ -102,6 +112,7 @@ class QuantizationDashboard(LiveDashboard):
         super().__init__(controls, QuantizationFigure(), ["dataset", *settings, "layer"], panel_width="420px",
                          trainer="qat")
         self.qat_report, self.qat_message, self.note = None, "", ""
+        self.warmup = None            # the thread fitting k-means and timing the curve points
         self._networks = LRU(CACHED_NETWORKS)     # setting -> PTQ network (PTQ is deterministic)
         self.safely(self._load_dataset)()
         self.watch(["dataset"], self._switch_dataset)
@@ -123,10 +134,48 @@ class QuantizationDashboard(LiveDashboard):
         self.base_report = evaluate(base.network, base.dataset, measure=False, count_file_bytes=False)
         self._networks.clear()
         self.activation_ranges = activation_ranges(base.network, base.dataset.X_train)    # calibrated once
-        curves, measured = _CURVES.get((name, base.network._content_digest()), lambda: sweep_curves(base))
-        self.plot.set_static(curves=curves, reference_accuracy=base.accuracy, measured_points=measured)
+        key = (name, base.network._content_digest())
+        warm = _CURVES.get(key, lambda: None)
+        if warm is not None and "points" in warm:          # warmed up before (a re-run cell): all at once
+            self._kmeans = warm["kmeans"]
+            self.plot.set_static(curves=warm["curves"], reference_accuracy=base.accuracy,
+                                 measured_points=warm["points"])
+        else:
+            self._kmeans = {}
+            curves = _QUICK.get(key, lambda: quick_curves(base))
+            self.plot.set_static(curves=curves, reference_accuracy=base.accuracy, measured_points=([], []))
+            self.warmup = self.start_warmup(self._warmup_steps(key, base, dict(curves)), name="k-means warm-up")
         self.qat_report = None
         self._set_histogram()
+
+    def _warmup_steps(self, key, base, curves):
+        """Off the build path, one step at a time (``start_warmup``): the k-means
+        network of every bit-width (then a move to k-means is a lookup), the
+        k-means curve, then the measured-speedup points; each lands in the figure
+        when it is ready."""
+        kmeans = self._kmeans
+        for bits in KMEANS_BITS:
+            def fit(bits=bits):
+                kmeans[bits] = quantize(base.network, "kmeans", bits)
+            yield fit
+
+        def curve():
+            reports = [evaluate(kmeans[b], base.dataset, base.network, measure=False, count_file_bytes=False)
+                       for b in CURVE_BITS["kmeans"]]
+            curves["kmeans"] = ([r.alpha for r in reports], [r.accuracy for r in reports])
+            return lambda: self._warm(base, lambda: self.plot.set_curve("kmeans", curves["kmeans"]))
+        yield curve
+
+        def points():
+            measured = measured_points(base)
+            _CURVES.put(key, dict(kmeans=kmeans, curves=curves, points=measured))
+            return lambda: self._warm(base, lambda: self.plot.set_measured_points(measured))
+        yield points
+
+    def _warm(self, base, draw):
+        """On the kernel's thread: draw what the warm-up computed, if that dataset is still shown."""
+        if self.base is base:
+            draw()
 
     def _set_histogram(self):
         layer = self.baseline.layers[self.controls["layer"].value]
@@ -145,6 +194,8 @@ class QuantizationDashboard(LiveDashboard):
                                                                          self.activation_ranges))
         if scheme == "float64":
             return self.baseline
+        if scheme == "kmeans" and bits in self._kmeans:      # warmed up
+            return self._kmeans[bits]
         return self._networks.get(key, lambda: quantize(self.baseline, scheme, bits, granularity=granularity,
                                                          range_method=range_method))
 
@@ -219,7 +270,6 @@ class QuantizationDashboard(LiveDashboard):
             ("size (.npz file)", self.file_size_text(fmt_bytes)),
             ("alpha bits / file", f"{r.alpha:.2f} / " + ("..." if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("beta (bits)", f"{r.beta:.2f}"),
-            ("speedup (dequantize, then float matmul)", speed_text(r)),
             ("bytes-moved bound, batch 1", f"δ ≤ {r.alpha:.2f}×"),
             ("accuracy", accuracy_text(r)),
             ("float64", accuracy_text(self.base_report)),
@@ -228,4 +278,5 @@ class QuantizationDashboard(LiveDashboard):
             rows.append(("QAT", f"{accuracy_text(self.qat_report)} ({self.qat_report.label})"))
         notes = [n for n in (self.note, self.qat_message) if n]
         self.qat_message = ""
-        self.readout.value = readout_table(rows, notes=notes)
+        self.readout.value = readout_table(rows, notes=notes,
+                                           speed=speed_text(r) + " (dequantize, then float matmul)")

@@ -36,7 +36,7 @@ class ArchitectureFigure:
         self.bars64 = self.ax_size.barh(y - 0.2, np.ones(max_layers), height=0.4, color=PALETTE["blue"])
         self.bars32 = self.ax_size.barh(y + 0.2, np.ones(max_layers), height=0.4, color=PALETTE["orange"],
                                         hatch="//", edgecolor="white")
-        self.names = [self.ax_size.text(self.SIZE_RANGE_KB[0] * 1.1, i - 0.45, "", fontsize=9, va="bottom")
+        self.names = [self.ax_size.text(self.SIZE_RANGE_KB[0] * 1.1, i - 0.45, "", va="bottom")
                       for i in y]
         self.ax_size.set_yticks([])
         self.ax_size.set_ylim(max_layers - 0.4, -0.75)
@@ -44,10 +44,10 @@ class ArchitectureFigure:
         self.ax_size.set_xlim(*self.SIZE_RANGE_KB)
         self.ax_size.set_xlabel("size of the layer (KB, weights + biases)")
         # Legends cost ~20 ms a redraw: the title and direct labels say it instead.
-        self.ax_size.set_title("Bytes: float64 (blue), float32 (orange, hatched)", fontsize=10)
+        self.ax_size.set_title("Bytes: float64 (blue), float32 (orange, hatched)")
         for name, size in DEVICE_MEMORY_BYTES.items():
             self.ax_size.axvline(kilobytes(size), color=PALETTE["grey"], linestyle="--")
-            self.ax_size.text(kilobytes(size), 0.02, name.split(" (")[0], rotation=90, fontsize=8,
+            self.ax_size.text(kilobytes(size), 0.02, name.split(" (")[0], rotation=90,
                               ha="right", va="bottom", color=PALETTE["grey"],
                               transform=self.ax_size.get_xaxis_transform())
 
@@ -63,7 +63,7 @@ class ArchitectureFigure:
         self.ax_trade.set_ylim(self.ERROR_FLOOR, 1.0)
         self.ax_trade.set_xlabel("model size (KB, float64)")
         self.ax_trade.set_ylabel("test error = 1 - accuracy (log)")
-        self.ax_trade.set_title("Error against size: trained (dots), current (star)", fontsize=10)
+        self.ax_trade.set_title("Error against size: trained (dots), current (star)")
         self.ax_trade.grid(True)
         for ax in (self.ax_size, self.ax_trade):
             ax.minorticks_off()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .blit import Blitter
-from .style import PALETTE, SERIES, new_figure, style_axes, styled, suite_style
+from .style import PALETTE, SERIES, legend_outside, new_figure, style_axes, styled, suite_style
 
 LAYER_STYLES = SERIES[:5]         # (colour, marker) per layer, the same in every figure
 
@@ -21,7 +21,7 @@ class LowRankFigure:
     """
 
     def __init__(self):
-        self.fig, (self.ax_acc, self.ax_speed, self.ax_spec) = new_figure(1, 3, figsize=(9, 3.6),
+        self.fig, (self.ax_acc, self.ax_speed, self.ax_spec) = new_figure(1, 3, figsize=(9, 4.4),
                                                                            replace=type(self).__name__)
         with suite_style():
             self._build()
@@ -36,22 +36,25 @@ class LowRankFigure:
         (self.current_acc,) = ax.plot([], [], "o", color=PALETTE["vermillion"], ms=9, label="current")
         (self.tuned_acc,) = ax.plot([], [], "P", color=PALETTE["black"], ms=10, label="fine-tuned")
         style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="test accuracy",
-                   title="Accuracy against compression", xlog=True, legend_loc="lower left")
+                   title="Accuracy vs compression", xlog=True)
+        legend_outside(ax)                       # below the axes: the current point never covers it
 
         ax = self.ax_speed
         (self.curve_flops,) = ax.plot([], [], "-", color=PALETTE["grey"], label="theory (FLOPs)")
         (self.points_measured,) = ax.plot([], [], "s", color=PALETTE["purple"], ms=5, label="measured")
-        (self.current_flops,) = ax.plot([], [], "o", color=PALETTE["vermillion"], ms=9)
-        (self.current_measured,) = ax.plot([], [], "D", color=PALETTE["vermillion"], ms=7, mfc="white", mew=2)
+        (self.current_flops,) = ax.plot([], [], "o", color=PALETTE["vermillion"], ms=9, label="current, FLOPs")
+        (self.current_measured,) = ax.plot([], [], "D", color=PALETTE["vermillion"], ms=7, mfc="white", mew=2,
+                                           label="current, measured")
         ax.axhline(1.0, color="black", lw=0.8)
         style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="speedup delta",
-                   title="Speedup: FLOPs (o), measured (\u25c7)", xlog=True, ylog=True, legend_loc="upper left")
+                   title="Speedup vs compression", xlog=True, ylog=True)
+        legend_outside(ax)
 
         ax = self.ax_spec
         self.spectra = [ax.plot([], [], "-", color=c, lw=1.4)[0] for c, _ in LAYER_STYLES[:3]]
         self.cutoffs = [ax.axvline(np.nan, color=c, lw=1.5, linestyle="--") for c, _ in LAYER_STYLES[:3]]
         style_axes(ax, xlabel="index i of the singular value", ylabel="s_i / s_1",
-                   title="Spectra, cut-off rank k", xlog=True, ylog=True)
+                   title="Spectra, cut-off k (dashed)", xlog=True, ylog=True)
         for a in (self.ax_acc, self.ax_speed, self.ax_spec):
             a.set_xlim(1, 100)                  # placeholders until set_static (log axes)
             a.set_ylim(0.01, 1)
@@ -71,7 +74,7 @@ class LowRankFigure:
         for ax in (self.ax_acc, self.ax_speed):
             ax.set_xlim(0.8, alphas.max() * 1.3)
         self.ax_acc.set_ylim(max(0.0, accuracies.min() - 0.05), 1.0)
-        speeds = np.concatenate([flops_curve[1], measured_points[1], [1.0]])
+        speeds = np.concatenate([flops_curve[1], measured_points[1], [1.0]]).astype(float)
         self.ax_speed.set_ylim(min(0.5, speeds.min() / 1.5), speeds.max() * 1.5)
         for line, s, name in zip(self.spectra, spectra, layer_names):
             line.set_data(np.arange(1, len(s) + 1), s / s[0])
@@ -79,9 +82,17 @@ class LowRankFigure:
         self.ax_spec.set_xlim(0.8, max(len(s) for s in spectra) * 1.3)
         floor = min(max(s[-1] / s[0], 1e-6) for s in spectra)
         self.ax_spec.set_ylim(floor / 2, 2)
-        with suite_style():
-            self.ax_spec.legend(loc="lower left")
+        legend_outside(self.ax_spec, ncol=1)     # below the axes: the cut-off lines never cross it
+        self.fig.tight_layout()
         self.tuned_acc.set_data([], [])
+        self.blitter.redraw_static()
+
+    def set_measured_points(self, points):
+        """The measured-speedup points (alphas, deltas), when they arrive (a warm-up)."""
+        self.points_measured.set_data(*points)
+        if len(points[1]):
+            low, high = self.ax_speed.get_ylim()
+            self.ax_speed.set_ylim(min(low, np.min(points[1]) / 1.5), max(high, np.max(points[1]) * 1.5))
         self.blitter.redraw_static()
 
     def update(self, *, alpha, accuracy, speedup_flops, speedup_measured, ranks):
@@ -111,7 +122,7 @@ def plot_svd_factors(W, svd, k):
     for ax, (matrix, title) in zip(axes, panels):
         scale = limit if matrix is W else np.abs(matrix).max()
         ax.imshow(matrix, vmin=-scale, vmax=scale, aspect="auto", interpolation="nearest")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"W ~ U_k S_k V_k^T keeps k (m + n) = {k * (m + n):,} of m n = {m * n:,} numbers")
@@ -133,9 +144,9 @@ def plot_rebuilt_filters(svd, ranks, units, image_shape):
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(f"k = {k}", fontsize=10)
+                ax.set_title(f"k = {k}")
             if col == 0:
-                ax.set_ylabel(f"unit {unit}", fontsize=9)
+                ax.set_ylabel(f"unit {unit}")
     fig.tight_layout()
     return fig
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .blit import Blitter
-from .style import PALETTE, SERIES, new_figure, style_axes, styled, suite_style
+from .style import PALETTE, SERIES, legend_outside, new_figure, style_axes, styled, suite_style
 
 # One (colour, marker) per scheme, the same in every figure.
 SCHEME_STYLES = {"symmetric": SERIES[0], "affine": SERIES[1], "kmeans": SERIES[2], "binary": SERIES[3],
@@ -25,7 +25,7 @@ class QuantizationFigure:
     MAX_LEVELS_DRAWN = 256
 
     def __init__(self):
-        self.fig, (self.ax_acc, self.ax_hist, self.ax_speed) = new_figure(1, 3, figsize=(9, 3.6),
+        self.fig, (self.ax_acc, self.ax_hist, self.ax_speed) = new_figure(1, 3, figsize=(9, 4.6),
                                                                            replace=type(self).__name__)
         self.hist_top = 1.0
         with suite_style():
@@ -41,14 +41,14 @@ class QuantizationFigure:
         (self.current,) = ax.plot([], [], "o", color="black", mfc=PALETTE["yellow"], ms=10, label="current (PTQ)")
         (self.qat,) = ax.plot([], [], "P", color="black", ms=10, label="QAT")
         style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="test accuracy",
-                   title="Accuracy against compression", xlog=True)
+                   title="Accuracy vs compression", xlog=True)
 
         ax = self.ax_hist
         (self.hist_line,) = ax.plot([], [], drawstyle="steps-mid", color=PALETTE["grey"], lw=1)
         (self.levels,) = ax.plot([], [], color=PALETTE["vermillion"], lw=0.8, alpha=0.8)
-        self.levels_text = ax.text(0.02, 0.95, "", transform=ax.transAxes, fontsize=9, va="top")
-        style_axes(ax, xlabel="weight value", ylabel="count (log)", title="Weights and levels",
-                   ylog=True, grid=False)
+        # The title's place, above the axes: the level lines never cross it.
+        self.levels_text = ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center", va="bottom")
+        style_axes(ax, xlabel="weight value", ylabel="count (log)", title="", ylog=True, grid=False)
 
         ax = self.ax_speed
         (self.memory_line,) = ax.plot([], [], "-", color=PALETTE["grey"], label="memory-bound: bytes moved")
@@ -56,7 +56,8 @@ class QuantizationFigure:
         (self.measured_points,) = ax.plot([], [], "s", color=PALETTE["purple"], ms=5, label="measured")
         (self.current_measured,) = ax.plot([], [], "D", color="black", mfc=PALETTE["yellow"], ms=8)
         style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="speedup delta",
-                   title="Speedup: theory vs measured", xlog=True, ylog=True, legend_loc="upper left")
+                   title="Speedup: theory vs measured", xlog=True, ylog=True)
+        legend_outside(ax, ncol=1)
         for a in (self.ax_acc, self.ax_hist, self.ax_speed):
             a.set_xlim(1, 100)
             a.set_ylim(0.5, 10)
@@ -72,15 +73,28 @@ class QuantizationFigure:
         accuracies = np.concatenate([np.asarray(c[1], float) for c in curves.values()] + [[reference_accuracy]])
         for ax in (self.ax_acc, self.ax_speed):
             ax.set_xlim(0.8, alphas.max() * 1.5)
-        self.ax_acc.set_ylim(max(0.0, accuracies.min() - 0.05), 1.0)
-        with suite_style():
-            self.ax_acc.legend(loc="lower left", ncol=2)
+        self.ax_acc.set_ylim(0.0, 1.02)          # from 0: a collapse (2-bit min-max) stays in view
+        legend_outside(self.ax_acc, ncol=3, handles=[*self.curves.values(), self.current, self.qat])
+        self.fig.tight_layout()
         xs = np.geomspace(1, alphas.max() * 1.5, 20)
         self.memory_line.set_data(xs, xs)
         self.measured_points.set_data(*measured_points)
         low = min(0.3, np.min(measured_points[1]) / 1.5) if len(measured_points[1]) else 0.3
         self.ax_speed.set_ylim(low, alphas.max() * 2)
         self.qat.set_data([], [])
+        self.blitter.redraw_static()
+
+    def set_curve(self, scheme, curve):
+        """One scheme's curve (alphas, accuracies), when it arrives later (k-means)."""
+        self.curves[scheme].set_data(*curve)
+        self.blitter.redraw_static()
+
+    def set_measured_points(self, points):
+        """The measured-speedup points (alphas, deltas), when they arrive."""
+        self.measured_points.set_data(*points)
+        if len(points[1]):
+            low, high = self.ax_speed.get_ylim()
+            self.ax_speed.set_ylim(min(low, np.min(points[1]) / 1.5), high)
         self.blitter.redraw_static()
 
     def set_histogram(self, weights, bins=120):
@@ -129,7 +143,7 @@ def plot_levels(weights, panels):
         for level in levels:
             ax.axvline(level, color=PALETTE["vermillion"], lw=0.8, alpha=0.8)
         ax.set_yscale("log")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.set_xlabel("weight value")
     axes[0].set_ylabel("count (log)")
     fig.tight_layout()
