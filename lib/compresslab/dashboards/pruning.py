@@ -264,7 +264,7 @@ class PruningDashboard(LiveDashboard):
         label = (f"{st['structure']}, {st['criterion']}, {st['scope']}, {self.weight_sparsity:.1%} sparse, "
                  f"{epochs} epochs")
         self.tuned.append((r.alpha, r.accuracy, label))
-        self.tuned_text = f"{accuracy_text(r)} at alpha {r.alpha:.1f} ({label})"
+        self.tuned_text = f"{100 * r.accuracy:.1f} % ± {100 * r.accuracy_se:.1f} at alpha {r.alpha:.1f}"
         self.tuned_report = r
         self.plot.update(alpha=self._report.alpha, accuracy=self._report.accuracy, sparsity=self.weight_sparsity,
                          curve_key=self.curve_key, measured=self.measured_delta(self._report),
@@ -278,33 +278,30 @@ class PruningDashboard(LiveDashboard):
         measured = "measuring…" if timing is None else (
             f"{timing.measured:.2f}× (spread {100 * timing.spread:.0f} %"
             + ("; suite busy" if not timing.quiet else "") + ")")
-        return f"{measured} · FLOPs {r.speedup_theoretical:.1f}× · batch {batch:,}, 1 thread"
+        return f"δ measured {measured} · FLOPs δ {r.speedup_theoretical:.1f}× · batch {batch:,}, 1 BLAS thread"
 
     def render(self):
         """The readout: the setting this report was computed for, then its numbers."""
         r, st = self.report, self._setting
         total = sum(layer.n_inputs * layer.n_outputs for layer in self.baseline.layers)
         nonzeros = round((1 - self.weight_sparsity) * total)
-        biases = sum(layer.n_outputs for layer in self.baseline.layers)
-        fmt = "smaller dense network" if st["structure"] == "neurons" else st["fmt"]
+        fmt = "smaller dense net" if st["structure"] == "neurons" else st["fmt"]
         output = ", output spared" if st["spare_output"] and st["structure"] == "weights" else ""
         rows = [
             ("setting", f"{st['structure']}, {st['criterion']}, {st['scope']}{output}"),
             ("weights removed", f"{self.weight_sparsity:.2%}"),
-            ("nonzero weights", f"{nonzeros:,} of {total:,} (+ {biases} biases)"),
-            (f"stored as {fmt}", f"{r.storage_bits:,} bits = {fmt_bytes(r.storage_bits / 8)}"),
+            ("nonzero weights", f"{nonzeros:,} of {total:,}"),
+            (f"bits ({fmt})", f"{r.storage_bits:,} = {fmt_bytes(r.storage_bits / 8)}"),
             ("size (.npz file)", self.file_size_text(fmt_bytes)),
-            ("alpha params / bits / file", f"{r.alpha_params:.2f} / {r.alpha:.2f} / "
-                                           + ("…" if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
-            ("speedup measured", self._speed_text(r)),
+            ("alpha params/bits/file", f"{r.alpha_params:.2f} / {r.alpha:.2f} / "
+                                       + ("…" if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("accuracy", accuracy_text(r)),
             ("unpruned", accuracy_text(self.base_report)),
             ("kept per layer", " · ".join(f"{k:.1%}" for k in self.kept)),
         ]
         if self.masks is not None:
             dead_rows = self.masks[0][self.dead.pixels]
-            rows.append(("dead-pixel weights pruned", f"{int((~dead_rows).sum()):,} of {dead_rows.size:,}"))
+            rows.append(("dead-pixel weights gone", f"{int((~dead_rows).sum()):,} of {dead_rows.size:,}"))
         if self.tuned_text:
             rows.append(("fine-tuned", self.tuned_text))
-        notes = [n for n in (self.note,) if n]
-        self.readout.value = readout_table(rows, notes=notes)
+        self.readout.value = readout_table(rows, notes=[n for n in (self.note,) if n], speed=self._speed_text(r))
