@@ -128,3 +128,21 @@ def test_revisiting_a_setting_reuses_its_report(dash):
     set_controls(dash, sparsity=0.9)
     set_controls(dash, sparsity=0.8)
     assert dash.report is not first and dash.report.accuracy == first.accuracy
+
+
+def test_layout_holds_still_and_follows_the_suite_style(dash):
+    from compresslab.dashboards.base import READOUT_HEIGHT
+    from compresslab.plots import STYLE
+
+    assert int(dash.controls["sparsity"].layout.width.rstrip("px")) >= 420
+    assert dash.readout.layout.height == READOUT_HEIGHT and "compresslab-notes" in dash.readout.value
+    fig = dash.fig
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert fig.get_figwidth() * fig.dpi <= 900 and fig.canvas.header_visible is False
+    for ax in (dash.plot.ax_acc, dash.plot.ax_speed):
+        legend = ax.get_legend()
+        a, b = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1), ax.get_title()
+        assert all(t.get_fontsize() == STYLE["legend.fontsize"] for t in legend.get_texts())
+        assert all(t.get_fontsize() == STYLE["xtick.labelsize"] for t in ax.get_xticklabels() + ax.get_yticklabels())

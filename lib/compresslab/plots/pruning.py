@@ -78,7 +78,7 @@ class PruningFigure:
                    title="Accuracy against compression", xlog=True)
         ax.set_xlim(*ALPHA_RANGE)
         ax.set_ylim(0.0, 1.0)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
 
         ax = self.ax_speed
         self.speed_lines = {}
@@ -96,7 +96,7 @@ class PruningFigure:
                    title="Measured speed (1 BLAS thread)", ylog=True)
         _logit_axis(ax)
         ax.set_ylim(0.1, 300)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
 
         ax = self.ax_pix
         # a power-law colour scale: at high sparsity a pixel keeps a handful of its 300 connections
@@ -238,7 +238,7 @@ def plot_speed(speed, *, live=None):
     _logit_axis(ax)
     style_axes(ax, xlabel="sparsity of the weights (logit scale)", ylabel="speedup delta",
                title="Is a pruned network faster? (1 BLAS thread)", ylog=True)
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(loc="upper left")
     fig.tight_layout()
     return fig
 
