@@ -118,6 +118,7 @@ class PruningDashboard(LiveDashboard):
         self._rankings = LRU(CACHED_RANKINGS)
         self._neuron_rankings = LRU(2 * len(CRITERIA))
         self._stored = LRU(CACHED_NETWORKS)
+        self._scored = LRU(32)                 # mask setting -> report of its forward pass (any format)
         self.safely(self._load)()
         controls["fine_tune"].on_click(lambda _: self.safely(self.fine_tune)())
         self.watch(settings)
@@ -187,10 +188,11 @@ class PruningDashboard(LiveDashboard):
         key = ("weights", st["criterion"], st["scope"], st["spare_output"], used, st["fmt"])
         return key, apply_masks(self.baseline, masks), masks, None, used
 
-    def _report_of(self, network, masks, fmt):
-        """The report of ``network`` (its accuracy: one forward pass) with the sizes of the
-        stored format: counted from the masks (weights), or the smaller dense network itself."""
-        r = evaluate(network, self.dataset, self.baseline, measure=False, count_file_bytes=False)
+    def _report_of(self, network, masks, fmt, scored=None):
+        """The report of ``network`` (its accuracy: one forward pass, or ``scored``, a report
+        of the same masked network) with the sizes of the stored format: counted from the
+        masks (weights), or the smaller dense network itself."""
+        r = scored or evaluate(network, self.dataset, self.baseline, measure=False, count_file_bytes=False)
         if masks is None:
             return r
         size = stored_size(masks, fmt)
@@ -208,7 +210,10 @@ class PruningDashboard(LiveDashboard):
         self.controls["format"].disabled = neurons          # a smaller dense network has no sparse format
         self.controls["output"].disabled = neurons          # the output layer keeps its 10 units anyway
         key, network, masks, result, used = self._current()
-        cached = self.reports.get(key, lambda: self._report_of(network, masks, st["fmt"]))
+        # the masked network's accuracy does not depend on the format: scored once per mask
+        scored = None if masks is None else self._scored.get(key[:-1], lambda: evaluate(
+            network, self.dataset, self.baseline, measure=False, count_file_bytes=False))
+        cached = self.reports.get(key, lambda: self._report_of(network, masks, st["fmt"], scored))
         self._report = dataclasses.replace(cached)          # a new object per move; the cache keeps its own
         self.key, self.network, self.masks, self.neuron_result, self.used = key, network, masks, result, used
         if masks is None:
