@@ -146,3 +146,16 @@ def test_layout_holds_still_and_follows_the_suite_style(dash):
         assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1), ax.get_title()
         assert all(t.get_fontsize() == STYLE["legend.fontsize"] for t in legend.get_texts())
         assert all(t.get_fontsize() == STYLE["xtick.labelsize"] for t in ax.get_xticklabels() + ax.get_yticklabels())
+
+
+def test_switching_back_to_a_format_reuses_its_background(dash, monkeypatch):
+    set_controls(dash, structure="weights", format="bitmask")
+    dash.fig.canvas.draw()                                   # what the browser asks for after a full redraw
+    set_controls(dash, format="csr")
+    dash.fig.canvas.draw()
+    calls = []
+    monkeypatch.setattr(dash.plot.blitter, "redraw_static", lambda: calls.append(1))
+    set_controls(dash, format="bitmask")
+    assert calls == [] and dash.plot.curves_shown == "bitmask"
+    xs, _ = dash.plot.curves[("magnitude", "global")].get_data()
+    assert len(xs) and not np.allclose(xs, 1.0)             # the lines hold this format's curve (for savefig)
