@@ -217,7 +217,8 @@ def plot_pixel_survivors(panels, n_hidden_units=300):
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.02, label=f"kept of {n_hidden_units} (power scale)")
+    fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.02, label=f"kept of {n_hidden_units} (power scale)",
+                 ticks=[0, 5, 30, 100, n_hidden_units])
     return fig
 
 
