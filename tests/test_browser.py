@@ -38,6 +38,10 @@ DASHBOARD_STEPS = {
         ("slider", "weight bits"), ("toggle", "affine"), ("toggle", "neuron"), ("toggle", "mse"),
         ("slider", "activation bits"),
     ],
+    "03_pruning.ipynb": [
+        ("slider", "sparsity"), ("toggle", "taylor"), ("toggle", "layer"), ("toggle", "spare"),
+        ("toggle", "bitmask"), ("toggle", "relative"), ("toggle", "dense"), ("toggle", "1"), ("toggle", "neurons"),
+    ],
     "04_distillation.ipynb": [
         ("slider", "temperature T"), ("toggle", "0.5"), ("toggle", "100"), ("toggle", "tanh"),
         ("slider", "test image"),

@@ -377,3 +377,138 @@ def test_csr_product_with_and_without_scipys_kernels(monkeypatch, rng, batch, ke
     np.testing.assert_allclose(layer.backward(X, G)[0], G @ W.T, atol=1e-12)
     np.testing.assert_allclose(layer.astype("float32").forward(X.astype("float32")), X @ W + b, rtol=1e-5,
                                atol=1e-5)
+
+
+# ----------------------------------------------------------------------------
+# Counting from masks, neuron rankings, exercise checkers, precomputed runs
+# ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("index_bits", [2, 5])
+@pytest.mark.parametrize("fmt", SPARSE_FORMATS)
+def test_stored_size_from_masks_matches_the_sparse_layers(fmt, index_bits, digits_net, rng):
+    from compresslab.pruning import stored_size
+
+    masks = [rng.random((layer.n_inputs, layer.n_outputs)) < keep
+             for layer, keep in zip(digits_net.layers, (0.05, 0.5, 0.9))]
+    stored = to_sparse(apply_masks(digits_net, masks), fmt, index_bits=index_bits)
+    size = stored_size(masks, fmt, index_bits=index_bits)
+    assert size["bits"] == stored.storage_bits()
+    assert size["params"] == stored.n_params
+    assert size["fillers"] == sum(layer.n_fillers for layer in stored.layers)
+    n = 7
+    assert n * (2 * size["weights_per_sample"] + size["biases"]) == stored.flops(n)
+    if fmt == "relative" and index_bits == 2:
+        assert size["fillers"] > 0                    # 5 % kept with 4-position gaps: fillers are needed
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+@pytest.mark.parametrize("criterion", ["magnitude", "random"])
+def test_neuron_ranking_indexes_into_one_order(mnist_net, scope, criterion):
+    from compresslab.pruning import rank_neurons, shrink
+
+    ranking = rank_neurons(mnist_net, criterion, scope=scope)
+    for s in (0.3, 0.8):
+        direct = prune(mnist_net, s if scope == "global" else [s, s], criterion=criterion, scope=scope,
+                       structure="neurons")
+        kept = ranking.kept_units(s if scope == "global" else [s, s])
+        assert all(np.array_equal(a, b) for a, b in zip(kept, direct.kept_units))
+        small = shrink(mnist_net, kept)
+        assert small.network.hidden_layer_sizes == direct.network.hidden_layer_sizes
+        np.testing.assert_array_equal(weights_of(small.network)[1], weights_of(direct.network)[1])
+
+
+def test_neuron_ranking_max_sparsity_keeps_a_unit_in_every_layer(mnist_net):
+    from compresslab.pruning import rank_neurons
+
+    for scope in ("global", "layer"):
+        ranking = rank_neurons(mnist_net, "magnitude", scope=scope)
+        s = ranking.max_sparsity
+        arg = s if scope == "global" else [s, s]
+        assert all(k.size >= 1 for k in ranking.kept_units(arg))
+    ranking = rank_neurons(mnist_net, "magnitude", scope="global")
+    with pytest.raises(ValueError, match="every unit of hidden layer"):
+        ranking.kept_units(min(0.999, ranking.max_sparsity + 1.5 / 400))
+
+
+def test_shrink_needs_one_entry_per_hidden_layer(mnist_net):
+    from compresslab.pruning import shrink
+
+    with pytest.raises(ValueError, match=r"one entry per hidden layer \(2\); got 1"):
+        shrink(mnist_net, [np.arange(10)])
+
+
+def test_break_even_sparsity_interpolates_the_crossing():
+    from compresslab.pruning import break_even_sparsity
+
+    assert break_even_sparsity([0.5, 0.8, 0.9], [0.4, 0.8, 1.2]) == pytest.approx(0.85)
+    assert break_even_sparsity([0.5, 0.9], [1.1, 2.0]) == 0.5
+    assert np.isnan(break_even_sparsity([0.5, 0.9], [0.2, 0.9]))
+
+
+def test_exercise_checkers_accept_the_reference_and_name_the_failing_case(capsys):
+    from compresslab.pruning import check_mask_exercise, check_projection_exercise
+
+    assert check_mask_exercise(magnitude_mask)
+    def threshold(w, s):            # a threshold instead of a count: removes every tied weight at once
+        k = round(s * w.size)
+        return np.abs(w) > np.sort(np.abs(w).ravel())[k - 1] if k else np.ones(w.shape, dtype=bool)
+
+    assert not check_mask_exercise(threshold)
+    assert "Failed on ties" in capsys.readouterr().out
+    assert not check_mask_exercise(lambda w, s: np.abs(w) >= 0)                 # removes nothing
+    assert "weights removed" in capsys.readouterr().out
+
+    def stub(*args):
+        raise NotImplementedError
+
+    assert not check_mask_exercise(stub) and not check_projection_exercise(stub)
+    assert "Not implemented yet" in capsys.readouterr().out
+
+    def in_place(weights, masks):
+        for w, m in zip(weights, masks):
+            w[~m] = 0.0
+
+    assert check_projection_exercise(in_place)
+    assert not check_projection_exercise(lambda weights, masks: [w * m for w, m in zip(weights, masks)])
+    assert "in place" in capsys.readouterr().out
+
+
+def test_relative_format_of_a_large_layer_merges_fillers_in_order(rng):
+    W = rng.normal(size=(784, 30)) * (rng.random((784, 30)) < 0.02)
+    layer = Sparse.from_dense(W, np.zeros(30), fmt="relative", index_bits=3)
+    assert np.all(np.diff(layer.positions) > 0) and np.diff(layer.positions, prepend=-1).max() <= 8
+    np.testing.assert_array_equal(layer.to_dense().weight, W)
+
+
+def test_precomputed_experiments_file_has_every_run():
+    from compresslab import pruning
+
+    runs = pruning.load_experiments()
+    n_seeds, n_test = len(pruning.EXPERIMENT_SEEDS), 1000
+    assert runs["seeds"].tolist() == list(pruning.EXPERIMENT_SEEDS)
+    k = len(pruning.COMPARE_SPARSITIES)
+    for key, shape in {"one_shot.pred": (n_seeds, k, n_test), "iterative.pred": (n_seeds, k, n_test),
+                       "iterative.kept": (n_seeds, k, 3), "han.pred": (n_seeds, n_test),
+                       "scopes.pred": (n_seeds, len(pruning.SCOPE_VARIANTS), n_test),
+                       "scratch.pred": (n_seeds, k, n_test), "dense.pred": (n_seeds, 2 * k, n_test),
+                       "overfit.pred": (n_seeds, len(pruning.OVERFIT_SPARSITIES), n_test),
+                       "lottery.rounds": (n_seeds, pruning.LOTTERY_ROUNDS),
+                       "speed.csr_b1": (len(pruning.SPEED_SPARSITIES),),
+                       "speed.neurons_b1000": (len(pruning.SPEED_UNIT_FRACTIONS),)}.items():
+        assert runs[key].shape == shape, key
+    # the iterative runs reached their sparsity: kept fractions weighted by layer size
+    sizes = np.array([784 * 300, 300 * 100, 100 * 10])
+    overall = 1 - (runs["iterative.kept"] * sizes).sum(axis=-1) / sizes.sum()
+    np.testing.assert_allclose(overall, np.broadcast_to(pruning.COMPARE_SPARSITIES, overall.shape), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_precomputed_point_is_reproduced():
+    """``--regenerate`` and this recomputation agree: global pruning at 90 % + 5 epochs, seed 0."""
+    from compresslab import pruning
+
+    runs = pruning.load_experiments()
+    again = pruning.run_experiment("scopes", 0, variants=("global",))
+    shipped, now = runs["scopes.pred"][0, 0], again["scopes.pred"][0]
+    assert np.mean(shipped == now) >= 0.995          # the same run; BLAS may round differently elsewhere
+    assert again["scopes.val"][0] == pytest.approx(runs["scopes.val"][0, 0], abs=0.004)

@@ -571,6 +571,10 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
 OPT_IN = {"notebooks": (bench_notebooks, "Notebooks: top to bottom on a fresh kernel, seconds against the budget "
                                          "(targets for an idle machine)")}
 
+from .bench_pruning import SECTIONS as _PRUNING_SECTIONS  # noqa: E402  (bench_pruning imports bench lazily)
+
+SECTIONS.update(_PRUNING_SECTIONS)
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m compresslab.bench", description=__doc__.split("\n")[0])

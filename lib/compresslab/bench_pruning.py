@@ -1,10 +1,10 @@
-"""Bench section for pruning (to be wired into ``python -m compresslab.bench``).
+"""Bench sections for pruning (``python -m compresslab.bench pruning pruning-break-even pruning-dashboard``).
 
 LeNet-300-100 on mnist-5k, magnitude pruning with global scope, one-shot and
 after a 1-epoch fine-tune: test accuracy, alpha by the bytes of the real
 ``.npz`` (CSR network against the float64 dense baseline), measured and FLOPs
 delta at batch 1 and at the 1,000 test images, and the sparsity at which CSR
-breaks even with dense BLAS. Every timing runs with one BLAS thread
+breaks even with dense BLAS; and the dashboard's latency per control change. Every timing runs with one BLAS thread
 (``threadpoolctl.threadpool_limits(1)``): sparse kernels in scipy are
 single-threaded, so this is the fair comparison, and it is stable.
 
@@ -94,13 +94,54 @@ def break_even(grid=BREAK_EVEN_GRID) -> list[dict]:
 
 def _crossing(s, d) -> float:
     """First sparsity where delta reaches 1 (NaN if it never does on the grid)."""
-    above = np.flatnonzero(d >= 1)
-    if not above.size:
-        return float("nan")
-    j = above[0]
-    if j == 0:
-        return float(s[0])
-    return float(s[j - 1] + (1 - d[j - 1]) * (s[j] - s[j - 1]) / (d[j] - d[j - 1]))
+    from .pruning import break_even_sparsity
+
+    return break_even_sparsity(s, d)
+
+
+DASHBOARD_MOVES = ([("sparsity", v) for v in (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)]
+                   + [("criterion", "taylor"), ("criterion", "random"), ("criterion", "magnitude"),
+                      ("scope", "layer"), ("scope", "global"), ("output", True), ("output", False),
+                      ("format", "bitmask"), ("format", "relative"), ("format", "csr"), ("batch", 1),
+                      ("structure", "neurons"), ("sparsity", 0.5), ("structure", "weights")])
+
+
+def bench_pruning_dashboard() -> list[dict]:
+    """Milliseconds from one control change to a redrawn figure (Agg + the PNG diff ipympl
+    sends), in the kernel: every move of DASHBOARD_MOVES, first visit and again."""
+    import os
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .bench import _time_moves
+    from .dashboards import PruningDashboard
+
+    start = time.perf_counter()
+    dash = PruningDashboard()
+    build_s = time.perf_counter() - start
+    dash.fig.canvas.draw()
+    dash.measure_speed = False          # the timing API runs after the move; here only the move is timed
+    rows = []
+    for visit in ("first", "again"):
+        times = _time_moves(dash, DASHBOARD_MOVES)
+        dash.settle(timeout=60)
+        rows.append(dict(dashboard="pruning (mnist-5k)", visit=visit, moves=len(times),
+                         median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times), build_s=build_s,
+                         load_average=os.getloadavg()[0]))
+    dash.close()
+    return rows
+
+
+SECTIONS = {
+    "pruning": (lambda: bench_pruning(), "Pruning: LeNet-300-100 (mnist-5k), magnitude, global; CSR network; "
+                                         "alpha by .npz bytes vs float64 dense; delta at batch 1 and 1,000, 1 thread"),
+    "pruning-break-even": (lambda: break_even(), "Pruning: CSR break-even sparsity (measured delta = 1), "
+                                                 "1 BLAS thread"),
+    "pruning-dashboard": (bench_pruning_dashboard, "Pruning dashboard: one control change (compute + evaluate + "
+                                                   "blit + PNG diff), ms"),
+}
 
 
 def main():
@@ -108,9 +149,8 @@ def main():
     from .metrics import blas_threads
 
     print(f"BLAS threads outside the timings: {blas_threads()} (timings use 1)")
-    print_table(bench_pruning(), "Pruning: LeNet-300-100 (mnist-5k), magnitude, global; CSR network; "
-                                 "alpha by .npz bytes vs float64 dense; delta at batch 1 and 1,000, 1 thread")
-    print_table(break_even(), "Pruning: CSR break-even sparsity (measured delta = 1), 1 BLAS thread")
+    for fn, title in SECTIONS.values():
+        print_table(fn(), title)
 
 
 if __name__ == "__main__":

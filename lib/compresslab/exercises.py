@@ -954,3 +954,64 @@ def show_solution(name: str) -> None:
     """Print the model answer of exercise ``name`` (never printed unless asked)."""
     check_choice("name", name, tuple(IMPLEMENTS) + tuple(SOLUTIONS))
     print(IMPLEMENTS[name].solution() if name in IMPLEMENTS else SOLUTIONS[name])
+
+
+# --- 03 pruning ----------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _lenet_dead_fraction():
+    """Share of LeNet-300-100's weights on input pixels that are 0 in every training image."""
+    from .data import load_dataset
+    from .models import load_pretrained
+    from .network import from_sklearn
+    from .pruning import dead_inputs
+
+    return dead_inputs(from_sklearn(load_pretrained("mnist-5k")), load_dataset("mnist-5k").X_train).fraction
+
+
+def _csr_bits_layer1_90():
+    import numpy as np
+
+    from .pruning import stored_size
+
+    mask = np.zeros((784, 300), dtype=bool)
+    mask.ravel()[:round(0.1 * mask.size)] = True           # which weights are kept does not change the count
+    return stored_size([mask], "csr", bias_bits=0)["bits"]
+
+
+def _cubic_step_2():
+    from .pruning import schedule
+
+    return schedule(0.9, 5, kind="cubic")[1]
+
+
+def _relative_fillers_0_20():
+    import numpy as np
+
+    from .pruning import relative_fillers
+
+    return relative_fillers(np.array([0, 20]), 3).size
+
+
+EXERCISES.update({
+    "prune-bitmask-break-even": Exercise(
+        "Above which sparsity s (0 to 1) does a bitmask (64-bit values + 1 bit per weight) take fewer bits "
+        "than the dense float64 matrix?",
+        lambda: 1 / 64, ".4g", "solve (1 - s) m n 64 + m n = 64 m n for s"),
+    "prune-csr-bits-layer1-90": Exercise(
+        "How many bits does CSR store for LeNet's 784 x 300 weight matrix at 90 % sparsity (float64 values, "
+        "the narrowest unsigned index types, one row per output neuron; no bias)?",
+        _csr_bits_layer1_90, "d",
+        "nnz values x (64 + bits of a column index that fits 0..783) + (300 + 1) row pointers, each wide "
+        "enough for nnz"),
+    "prune-dead-pixel-share": Exercise(
+        "What fraction (0 to 1) of all LeNet-300-100's weights sits on dead input pixels?",
+        _lenet_dead_fraction, ".3f", "dead pixels x 300 first-layer weights each, over all weights of the network"),
+    "prune-cubic-step-2": Exercise(
+        "Zhu & Gupta's cubic schedule from 0 to 90 % in 5 steps: what is the sparsity after step 2?",
+        _cubic_step_2, ".4f", "s_t = s_f + (s_i - s_f)(1 - t / n)^3 with t = 2, n = 5"),
+    "prune-relative-fillers": Exercise(
+        "Relative indices with k = 3 bits (gaps up to 8): how many filler zeros does a row whose only "
+        "nonzeros are at positions 0 and 20 need?",
+        _relative_fillers_0_20, "d", "a gap longer than 8 positions needs a stored filler zero every 8 positions"),
+})

@@ -182,7 +182,9 @@ class Sparse(StoredLayer):
             if fmt == "relative":
                 index_bits = check_int("index_bits", DEFAULT_INDEX_BITS if index_bits is None else index_bits,
                                        low=1, high=32)
-                positions = np.union1d(positions, relative_fillers(positions, index_bits))
+                # fillers fall strictly inside gaps, so never on a stored position: a plain sort
+                # merges them (np.union1d hashes, 20x slower on LeNet's first layer)
+                positions = np.sort(np.concatenate([positions, relative_fillers(positions, index_bits)]))
         return cls(flat[positions].copy(), np.array(bias, copy=True), positions=positions, shape=W.shape,
                    fmt=fmt, index_bits=index_bits, compute_dtype=compute_dtype)
 
@@ -701,34 +703,86 @@ def apply_masks(network: Network, masks) -> Network:
 
 
 def _prune_neurons(network, sparsity, criterion, scope, X, y, random_state):
-    n_hidden = len(network.layers) - 1
-    if n_hidden < 1:
+    if len(network.layers) < 2:
         raise ValueError("structure='neurons' needs a hidden layer; got a network with 1 layer")
-    per_layer = _check_sparsities(sparsity, n_hidden, what="hidden layer") if scope == "layer" else None
-    if scope == "global":
-        s = check_float("sparsity", sparsity, low=0, high=1, high_open=True)
+    ranking = rank_neurons(network, criterion, scope=scope, X=X, y=y, random_state=random_state)
+    return shrink(network, ranking.kept_units(sparsity), criterion=criterion, scope=scope, requested=sparsity)
+
+
+@dataclass
+class NeuronRanking:
+    """Every hidden unit ordered once by a criterion (``rank_neurons``): the units kept
+    at any sparsity are then a slice, as ``Ranking`` does for weights.
+
+    ``order``: scope "layer": per hidden layer, unit indices lowest score first;
+    scope "global": one order over all hidden units (layer after layer), by scores
+    divided by their layer's mean |score| (see ``prune``).
+    """
+
+    widths: list
+    scope: str
+    order: list
+
+    def kept_units(self, sparsity) -> list:
+        """Per hidden layer, the sorted indices of the units kept at ``sparsity`` (the fraction
+        of units removed: one for all, or one per hidden layer for scope "layer")."""
+        if self.scope == "global":
+            s = check_float("sparsity", sparsity, low=0, high=1, high_open=True)
+            flags = np.ones(sum(self.widths), dtype=bool)
+            flags[self.order[0][:_n_pruned(s, flags.size)]] = False
+            keep_flags = np.split(flags, np.cumsum(self.widths)[:-1])
+        else:
+            keep_flags = []
+            for width, order, sp in zip(self.widths, self.order,
+                                        _check_sparsities(sparsity, len(self.widths), what="hidden layer")):
+                flag = np.ones(width, dtype=bool)
+                flag[order[:_n_pruned(sp, width)]] = False
+                keep_flags.append(flag)
+        for i, flag in enumerate(keep_flags):
+            if not flag.any():
+                raise ValueError(f"sparsity {sparsity!r} would prune every unit of hidden layer {i + 1} "
+                                 f"({self.widths[i]} units); a layer must keep at least one")
+        return [np.flatnonzero(f) for f in keep_flags]
+
+    @property
+    def max_sparsity(self) -> float:
+        """The largest fraction of units that can be removed with every hidden layer keeping
+        one unit (scope "global": before a layer's best unit comes up in the order)."""
+        if self.scope == "layer":
+            return min((w - 1) / w for w in self.widths)
+        layer_of = np.repeat(np.arange(len(self.widths)), self.widths)[self.order[0]]
+        last = [np.flatnonzero(layer_of == i).max() for i in range(len(self.widths))]
+        n_max = min(last)                     # removing more than this empties a layer
+        total = sum(self.widths)
+        # the largest s with round(s * total) <= n_max
+        return max(0.0, (n_max + 0.5) / total - 1e-9)
+
+
+def rank_neurons(network: Network, criterion="magnitude", *, scope="global", X=None, y=None,
+                 random_state=0) -> NeuronRanking:
+    """Order every hidden unit by ``criterion`` once (see ``neuron_scores``).
+
+    Global scope: units of different layers differ in fan-in (an L2 norm grows like
+    its sqrt) and in activation scale, so each layer's scores are divided by their
+    mean |score|: a unit is ranked by how it compares with a typical unit of its layer."""
+    check_network("network", network)
+    check_choice("scope", scope, SCOPES)
     scores = neuron_scores(network, criterion, X=X, y=y, random_state=random_state)
     widths = [len(sc) for sc in scores]
     if scope == "global":
-        # Units of different layers differ in fan-in (an L2 norm grows like its sqrt) and in
-        # activation scale, so each layer's scores are divided by their mean: a unit is
-        # ranked by how it compares with a typical unit of its own layer.
         normalised = np.concatenate([sc / max(float(np.mean(np.abs(sc))), 1e-300) for sc in scores])
-        removed = lowest(normalised, _n_pruned(s, normalised.size))
-        flags = np.ones(normalised.size, dtype=bool)
-        flags[removed] = False
-        keep_flags = np.split(flags, np.cumsum(widths)[:-1])
-    else:
-        keep_flags = []
-        for sc, sp in zip(scores, per_layer):
-            flag = np.ones(len(sc), dtype=bool)
-            flag[lowest(sc, _n_pruned(sp, len(sc)))] = False
-            keep_flags.append(flag)
-    for i, flag in enumerate(keep_flags):
-        if not flag.any():
-            raise ValueError(f"sparsity {sparsity!r} would prune every unit of hidden layer {i + 1} "
-                             f"({widths[i]} units); a layer must keep at least one")
-    kept_units = [np.flatnonzero(f) for f in keep_flags]
+        return NeuronRanking(widths, scope, [lowest(normalised, None)])
+    return NeuronRanking(widths, scope, [lowest(sc, None) for sc in scores])
+
+
+def shrink(network: Network, kept_units, *, criterion="magnitude", scope="global", requested=None) -> PruneResult:
+    """The smaller dense network that keeps only ``kept_units`` of each hidden layer (their
+    incoming columns, biases and outgoing rows), as a ``PruneResult``."""
+    check_network("network", network)
+    n_hidden = len(network.layers) - 1
+    if len(kept_units) != n_hidden:
+        raise ValueError(f"kept_units must have one entry per hidden layer ({n_hidden}); got {len(kept_units)}")
+    kept_units = [np.asarray(k, dtype=np.int64) for k in kept_units]
     dense = _dense_layers(network)
     layers = []
     for i, d in enumerate(dense):
@@ -739,7 +793,44 @@ def _prune_neurons(network, sparsity, criterion, scope, X, y, random_state):
     kept = [layer.weight.size / size for layer, size in zip(layers, sizes)]
     masks = [np.ones(layer.weight.shape, dtype=bool) for layer in layers]
     return PruneResult(network.replace_layers(layers), masks, kept, sizes, criterion, scope, "neurons",
-                       sparsity, kept_units=kept_units)
+                       requested, kept_units=kept_units)
+
+
+def stored_size(masks, fmt="csr", *, index_bits=None, value_bits=64, bias_bits=64) -> dict:
+    """What ``to_sparse(apply_masks(net, masks), fmt)`` stores, counted from the masks alone
+    (no network is built: a dashboard calls it on every move; the relative format's
+    fillers come from the positions). Keys: params (stored values + biases), bits,
+    stored (weight values, fillers included), fillers, weights_per_sample (multiply-adds
+    of one forward pass: m n for the dense format, the stored values otherwise), biases.
+    The formulas are those of ``Sparse``; a test checks them against it."""
+    check_choice("fmt", fmt, SPARSE_FORMATS)
+    k = check_int("index_bits", DEFAULT_INDEX_BITS if index_bits is None else index_bits, low=1, high=32)
+    out = dict(params=0, bits=0, stored=0, fillers=0, weights_per_sample=0, biases=0)
+    for mask in masks:
+        mask = np.asarray(mask, dtype=bool)
+        m, n = mask.shape
+        nnz = int(mask.sum())
+        fillers = 0
+        if fmt == "dense":
+            bits, stored = m * n * value_bits, m * n
+        elif fmt == "csr":
+            bits = nnz * (value_bits + 8 * index_dtype(m - 1).itemsize) + (n + 1) * 8 * index_dtype(nnz).itemsize
+            stored = nnz
+        elif fmt == "bitmask":
+            bits, stored = nnz * value_bits + m * n, nnz
+        else:
+            positions = np.flatnonzero(mask.T.ravel())
+            gaps = np.diff(positions, prepend=-1)
+            fillers = int(((gaps - 1) // 2 ** k).sum())
+            stored = nnz + fillers
+            bits = stored * (value_bits + k)
+        out["bits"] += bits + n * bias_bits
+        out["params"] += (nnz if fmt == "dense" else stored) + n
+        out["stored"] += stored
+        out["fillers"] += fillers
+        out["weights_per_sample"] += stored
+        out["biases"] += n
+    return out
 
 
 def neuron_masks(network: Network, kept_units) -> list:
@@ -1043,3 +1134,384 @@ def sizes(network: Network) -> dict:
     """Raw bytes (np.save), compressed bytes (savez_compressed) and the format's bit count / 8."""
     return dict(raw_bytes=raw_bytes(network), compressed_bytes=network.serialized_bytes(),
                 format_bytes=network.storage_bits() / 8)
+
+
+# ----------------------------------------------------------------------------
+# The notebook's slow experiments, precomputed (data/pruning_experiments.npz)
+# ----------------------------------------------------------------------------
+#
+# Multi-seed training runs take minutes, more than a notebook may take, so they
+# run once here and ship as plain arrays (test-set predictions, validation
+# accuracies, sizes); the notebook computes every accuracy, standard deviation
+# and paired test from them. Regenerate with
+#
+#     PYTHONPATH=lib python -m compresslab.pruning --regenerate
+#
+# (about 10 minutes on one core); tests/test_pruning.py recomputes one point.
+
+EXPERIMENTS_FILE = "pruning_experiments.npz"
+EXPERIMENT_SEEDS = (0, 1, 2)
+COMPARE_SPARSITIES = (0.9, 0.95, 0.98)    # one-shot vs iterative; pruned vs smaller dense MLPs
+COMPARE_EPOCHS = 6                         # the same training budget for one-shot (6 epochs) and iterative (6 x 1)
+HAN_SPARSITY = 0.92                        # 1 / (1 - 0.92) = 12.5x fewer nonzero weights
+HAN_STEPS, HAN_EPOCHS_PER_STEP = 6, 2
+SCOPE_VARIANTS = ("global", "layer", "layer, output spared")
+SCOPE_SPARSITY, SCOPE_EPOCHS = 0.9, 5
+SCRATCH_EPOCHS = 15                        # Liu et al.: the pruned architecture trained from a fresh init
+DENSE_EPOCHS = 40                          # small dense MLPs from scratch
+OVERFIT_SAMPLES_PER_CLASS = 50             # a 500-image training subset
+OVERFIT_SPARSITIES = (0.5, 0.8, 0.9, 0.95)
+OVERFIT_EPOCHS, OVERFIT_FT_EPOCHS = 60, 20
+LOTTERY_SPARSITY, LOTTERY_ROUNDS, LOTTERY_EPOCHS = 0.95, 3, 5
+SPEED_SPARSITIES = (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995)
+SPEED_UNIT_FRACTIONS = (0.25, 0.5, 0.75, 0.9)   # neuron pruning: fraction of each hidden layer's units removed
+SPEED_BATCHES = (1, 1000)
+
+
+def _lenet():
+    from .data import load_dataset
+    from .models import load_pretrained
+    from .network import from_sklearn
+
+    return load_dataset("mnist-5k"), from_sklearn(load_pretrained("mnist-5k"))
+
+
+def _preds(network, ds):
+    return network.predict(ds.X_test).astype(np.int8), network.score(ds.X_val, ds.y_val)
+
+
+def _exp_iterative(ds, net, seed, sparsities=COMPARE_SPARSITIES):
+    """One-shot + COMPARE_EPOCHS epochs against iterative (cubic, COMPARE_EPOCHS steps of 1 epoch)."""
+    out = {k: [] for k in ("one_shot.pred", "one_shot.val", "iterative.pred", "iterative.val",
+                           "iterative.kept", "iterative.csr_bytes")}
+    for s in sparsities:
+        one = fine_tune(prune(net, s), ds.X_train, ds.y_train, COMPARE_EPOCHS, random_state=seed)
+        it = iterative_prune(net, s, ds.X_train, ds.y_train, steps=COMPARE_EPOCHS, epochs_per_step=1,
+                             random_state=seed)
+        for name, result in (("one_shot", one), ("iterative", it)):
+            pred, val = _preds(result.network, ds)
+            out[f"{name}.pred"].append(pred)
+            out[f"{name}.val"].append(val)
+        out["iterative.kept"].append(it.kept)
+        out["iterative.csr_bytes"].append(it.sparse("csr").serialized_bytes())
+    return out
+
+
+def _exp_han(ds, net, seed):
+    """Iterative magnitude pruning to HAN_SPARSITY (Han et al. 2015 on our data)."""
+    result = iterative_prune(net, HAN_SPARSITY, ds.X_train, ds.y_train, steps=HAN_STEPS,
+                             epochs_per_step=HAN_EPOCHS_PER_STEP, random_state=seed)
+    pred, val = _preds(result.network, ds)
+    return {"han.pred": pred, "han.val": val, "han.kept": result.kept,
+            "han.nonzeros": sum(int(np.count_nonzero(layer.to_dense().weight)) for layer in result.network.layers)}
+
+
+def _exp_scopes(ds, net, seed, variants=SCOPE_VARIANTS):
+    """Global vs layer-wise magnitude pruning at SCOPE_SPARSITY, then SCOPE_EPOCHS of fine-tuning."""
+    out = {"scopes.pred": [], "scopes.val": []}
+    for variant in variants:
+        if variant == "global":
+            result = prune(net, SCOPE_SPARSITY)
+        else:
+            last = 0.0 if "spared" in variant else SCOPE_SPARSITY
+            result = prune(net, [SCOPE_SPARSITY, SCOPE_SPARSITY, last], scope="layer")
+        tuned = fine_tune(result, ds.X_train, ds.y_train, SCOPE_EPOCHS, random_state=seed)
+        pred, val = _preds(tuned.network, ds)
+        out["scopes.pred"].append(pred)
+        out["scopes.val"].append(val)
+    return out
+
+
+def _exp_scratch(ds, net, seed, sparsities=COMPARE_SPARSITIES):
+    """Liu et al. 2019: the masks of one-shot global magnitude pruning, trained from a fresh init."""
+    out = {"scratch.pred": [], "scratch.val": []}
+    for s in sparsities:
+        fresh = retrain_from_scratch(prune(net, s), ds.X_train, ds.y_train, SCRATCH_EPOCHS, random_state=seed + 1)
+        pred, val = _preds(fresh.network, ds)
+        out["scratch.pred"].append(pred)
+        out["scratch.val"].append(val)
+    return out
+
+
+def dense_shapes(n_params: int, n_inputs=784, n_classes=10) -> list:
+    """Hidden sizes of the two candidate dense MLPs with about ``n_params`` weights + biases:
+    one hidden layer (h), and two with LeNet's 3:1 ratio (h, h / 3)."""
+    one = max(1, round((n_params - n_classes) / (n_inputs + 1 + n_classes)))
+    # two layers, h and h/3: n h + h + h^2/3 + h/3 + 10 h/3 + 10 = P  ->  a h^2 + b h + c = 0
+    a, b, c = 1 / 3, n_inputs + 1 + 1 / 3 + n_classes / 3, n_classes - n_params
+    h = (-b + np.sqrt(b * b - 4 * a * c)) / (2 * a)
+    return [(one,), (max(3, round(h)), max(1, round(h / 3)))]
+
+
+def budgets(net, sparsities=COMPARE_SPARSITIES) -> dict:
+    """Per sparsity, the pruned LeNet's stored numbers (nonzero weights + biases) and its CSR
+    file bytes (float64, one-shot global magnitude masks: the file of a fine-tuned network
+    differs only in the deflated values)."""
+    ranking = rank_weights(net)
+    out = {"nonzeros": [], "bytes": []}
+    for s in sparsities:
+        pruned = to_sparse(apply_masks(net, ranking.masks(s)), "csr")
+        out["nonzeros"].append(pruned.n_params)
+        out["bytes"].append(pruned.serialized_bytes())
+    return out
+
+
+def _dense_of_bytes(target_bytes, shape_of) -> tuple:
+    """The hidden sizes (from ``shape_of(params)``) whose float64 .npz is closest to ``target_bytes``."""
+    guess = int(target_bytes / 8)
+    for _ in range(4):                    # deflate squeezes dense float64 a little: correct the guess
+        sizes = shape_of(guess)
+        net = random_network((784, *sizes, 10))
+        guess = int(guess * target_bytes / net.serialized_bytes())
+    return shape_of(guess)
+
+
+def _exp_dense(ds, net, seed, sparsities=COMPARE_SPARSITIES):
+    """A smaller dense MLP from scratch at each pruned budget, by nonzeros and by bytes; per seed
+    the better of the two candidate shapes on *validation* is kept (its test predictions reported)."""
+    from .training import train
+
+    budget = budgets(net, sparsities)
+    out = {k: [] for k in ("dense.pred", "dense.val", "dense.params", "dense.bytes", "dense.hidden")}
+    for kind in ("nonzeros", "bytes"):
+        for k in range(len(sparsities)):
+            if kind == "nonzeros":
+                candidates = dense_shapes(budget["nonzeros"][k])
+            else:
+                candidates = [_dense_of_bytes(budget["bytes"][k], lambda p, j=j: dense_shapes(p)[j])
+                              for j in range(2)]
+            best = None
+            for sizes in candidates:
+                model = random_network((784, *sizes, 10), classes=net.classes, random_state=seed)
+                train(model, ds.X_train, ds.y_train, epochs=DENSE_EPOCHS, l2=1e-4, random_state=seed,
+                      progress=False)
+                val = model.score(ds.X_val, ds.y_val)
+                if best is None or val > best[1]:
+                    best = (model, val, sizes)
+            model, val, sizes = best
+            out["dense.pred"].append(model.predict(ds.X_test).astype(np.int8))
+            out["dense.val"].append(val)
+            out["dense.params"].append(model.n_params)
+            out["dense.bytes"].append(model.serialized_bytes())
+            out["dense.hidden"].append(list(sizes) + [0] * (2 - len(sizes)))
+    return out
+
+
+def overfit_subset(ds, per_class=OVERFIT_SAMPLES_PER_CLASS):
+    """The first ``per_class`` training images of each digit (indices into the training split)."""
+    return np.sort(np.concatenate([np.flatnonzero(ds.y_train == c)[:per_class] for c in np.unique(ds.y_train)]))
+
+
+def _exp_overfit(ds, net, seed, sparsities=OVERFIT_SPARSITIES):
+    """Dense LeNet from scratch on a 500-image subset (OVERFIT_EPOCHS + OVERFIT_FT_EPOCHS epochs) against
+    the same network pruned after OVERFIT_EPOCHS and fine-tuned OVERFIT_FT_EPOCHS: equal training."""
+    from .training import train
+
+    idx = overfit_subset(ds)
+    X, y = ds.X_train[idx], ds.y_train[idx]
+    model = random_network((784, 300, 100, 10), classes=net.classes, random_state=seed)
+    opts = dict(l2=1e-4, batch_size=32, random_state=seed, progress=False)
+    train(model, X, y, epochs=OVERFIT_EPOCHS, **opts)
+    snapshot = model.copy()
+    train(model, X, y, epochs=OVERFIT_FT_EPOCHS, **opts)
+    out = {"overfit.dense_pred": model.predict(ds.X_test).astype(np.int8), "overfit.dense_train": model.score(X, y),
+           "overfit.pred": [], "overfit.train": []}
+    for s in sparsities:
+        tuned = fine_tune(prune(snapshot, s), X, y, OVERFIT_FT_EPOCHS, batch_size=32, random_state=seed)
+        out["overfit.pred"].append(tuned.network.predict(ds.X_test).astype(np.int8))
+        out["overfit.train"].append(tuned.network.score(X, y))
+    return out
+
+
+def _exp_lottery(ds, net, seed):
+    """Frankle & Carbin 2019 from sklearn's initialisation with this seed (accuracies on the test set:
+    reported, nothing is chosen from them)."""
+    init = random_network((784, 300, 100, 10), classes=net.classes, random_state=seed)
+    result = lottery_ticket(init, ds.X_train, ds.y_train, ds.X_test, ds.y_test, final_sparsity=LOTTERY_SPARSITY,
+                            rounds=LOTTERY_ROUNDS, epochs=LOTTERY_EPOCHS, scope="global", random_state=seed,
+                            fresh_seed=seed + 100)
+    return {"lottery.dense": result.dense_accuracy,
+            "lottery.sparsity": [r["sparsity"] for r in result.rounds],
+            "lottery.rounds": [r["accuracy"] for r in result.rounds],
+            "lottery.fresh_init": result.same_mask_fresh_init, "lottery.random_mask": result.random_mask}
+
+
+SEEDED_EXPERIMENTS = {"iterative": _exp_iterative, "han": _exp_han, "scopes": _exp_scopes,
+                      "scratch": _exp_scratch, "dense": _exp_dense, "overfit": _exp_overfit,
+                      "lottery": _exp_lottery}
+
+
+def run_experiment(name, seed, **kwargs) -> dict:
+    """One seed of one precomputed experiment (what ``--regenerate`` runs), with one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+
+    check_choice("name", name, tuple(SEEDED_EXPERIMENTS))
+    ds, net = _lenet()
+    with threadpool_limits(1):
+        return {k: np.asarray(v) for k, v in SEEDED_EXPERIMENTS[name](ds, net, seed, **kwargs).items()}
+
+
+def speed_curves(max_seconds=0.5) -> dict:
+    """Measured delta (1 BLAS thread) of CSR-stored magnitude pruning at SPEED_SPARSITIES and of
+    neuron pruning (a smaller dense network) at SPEED_UNIT_FRACTIONS, at each of SPEED_BATCHES."""
+    from .metrics import measure_speedup
+
+    ds, net = _lenet()
+    ranking = rank_weights(net)
+    out = {"speed.sparsity": np.array(SPEED_SPARSITIES), "speed.batches": np.array(SPEED_BATCHES)}
+    csr = [to_sparse(apply_masks(net, ranking.masks(s)), "csr") for s in SPEED_SPARSITIES]
+    neurons = [prune(net, [f, f], structure="neurons") for f in SPEED_UNIT_FRACTIONS]
+    out["speed.neuron_sparsity"] = np.array([r.sparsity for r in neurons])
+    for batch in SPEED_BATCHES:
+        X = ds.X_test[:max(batch, 50)] if batch == 1 else ds.X_test[:batch]
+        kw = dict(batch_size=1 if batch == 1 else None, max_seconds=max_seconds)
+        out[f"speed.csr_b{batch}"] = np.array([measure_speedup(net, c, X, **kw).measured for c in csr])
+        out[f"speed.neurons_b{batch}"] = np.array([measure_speedup(net, r.network, X, **kw).measured
+                                                   for r in neurons])
+    return out
+
+
+def break_even_sparsity(sparsities, deltas) -> float:
+    """The first sparsity where a measured delta reaches 1, interpolated linearly between the
+    grid points around the crossing (NaN when it never does)."""
+    s, d = np.asarray(sparsities, float), np.asarray(deltas, float)
+    above = np.flatnonzero(d >= 1)
+    if not above.size:
+        return float("nan")
+    j = above[0]
+    if j == 0:
+        return float(s[0])
+    return float(s[j - 1] + (1 - d[j - 1]) * (s[j] - s[j - 1]) / (d[j] - d[j - 1]))
+
+
+def regenerate(path=None, seeds=EXPERIMENT_SEEDS, names=None, progress=print) -> str:
+    """Run every precomputed experiment for every seed and the speed curves; write the .npz."""
+    import os
+    import platform
+    import time
+
+    from .data import data_dir
+
+    path = data_dir() / EXPERIMENTS_FILE if path is None else path
+    names = list(SEEDED_EXPERIMENTS) if names is None else list(names)
+    arrays = {}
+    for name in names:
+        for seed in seeds:
+            start = time.perf_counter()
+            for key, value in run_experiment(name, seed).items():
+                arrays.setdefault(key, []).append(value)
+            progress(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s")
+    arrays = {k: np.stack(v) for k, v in arrays.items()}          # (seeds, ...)
+    start = time.perf_counter()
+    arrays.update(speed_curves())
+    progress(f"speed curves: {time.perf_counter() - start:.0f} s")
+    arrays["seeds"] = np.array(seeds)
+    arrays["machine"] = np.array(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                                 f"load average {os.getloadavg()[0]:.1f} while measuring, "
+                                 f"numpy {np.__version__}")
+    np.savez_compressed(path, **arrays)
+    return str(path)
+
+
+def load_experiments(path=None) -> dict:
+    """The precomputed arrays (see ``regenerate``), keyed like ``"iterative.pred"``:
+    leading axis the seed, then the sparsity where there is one."""
+    from .data import data_dir
+
+    path = data_dir() / EXPERIMENTS_FILE if path is None else path
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m compresslab.pruning",
+                                     description="Regenerate the pruning notebook's precomputed experiments.")
+    parser.add_argument("--regenerate", action="store_true", help=f"write data/{EXPERIMENTS_FILE}")
+    parser.add_argument("--output", default=None, help="another path for the .npz")
+    args = parser.parse_args(argv)
+    if not args.regenerate:
+        parser.print_help()
+        return
+    print("wrote", regenerate(args.output))
+
+
+if __name__ == "__main__":
+    main()
+
+
+# ----------------------------------------------------------------------------
+# Implement-it exercises of the notebook: checkers against the library
+# ----------------------------------------------------------------------------
+# (exercises.check takes numbers; these take a student's function, run it on
+# random and edge-case inputs and name the first case that fails.)
+
+def _mask_cases():
+    rng = np.random.default_rng(0)
+    yield "a random 6x5 matrix at 50 %", rng.normal(size=(6, 5)), 0.5
+    yield "a random 30x20 matrix at 90 %", rng.normal(size=(30, 20)), 0.9
+    yield "sparsity 0 (nothing removed)", rng.normal(size=(4, 3)), 0.0
+    yield "negative weights (|w| decides)", -np.abs(rng.normal(size=(5, 4))) * np.arange(1, 21).reshape(5, 4), 0.4
+    yield "ties: every |w| equal, 30 %", np.tile([1.0, -1.0], (5, 2)), 0.3
+    yield "ties: exact zeros and equal values, 55 %", np.array([[0.0, 0.5, 0.0], [0.5, -0.5, 2.0]]), 0.55
+    yield "a 1 x n matrix at 25 %", rng.normal(size=(1, 8)), 0.25
+
+
+def check_mask_exercise(fn) -> bool:
+    """Check ``fn(weight, sparsity) -> bool mask`` (True = kept): the same shape, exactly
+    round(s N) weights removed, and no removed |w| larger than a kept one (ties may go
+    either way). Prints the first failing case; returns True when all pass."""
+    for name, weight, sparsity in _mask_cases():
+        try:
+            mask = fn(weight.copy(), sparsity)
+        except NotImplementedError:
+            print("Not implemented yet: fill in the function, then run this cell again.")
+            return False
+        except Exception as exc:                      # the student's error, shown with its case
+            print(f"Failed on {name}: your function raised {type(exc).__name__}: {exc}")
+            return False
+        mask = np.asarray(mask)
+        want = _n_pruned(sparsity, weight.size)
+        if mask.shape != weight.shape or mask.dtype != bool:
+            print(f"Failed on {name}: expected a boolean mask of shape {weight.shape}; got {mask.dtype} {mask.shape}")
+            return False
+        if int((~mask).sum()) != want:
+            print(f"Failed on {name}: expected {want} weights removed (round(s N)); got {int((~mask).sum())}")
+            return False
+        if want and mask.any() and np.abs(weight[~mask]).max() > np.abs(weight[mask]).min():
+            print(f"Failed on {name}: a removed weight is larger in |w| than a kept one")
+            return False
+    print("Right! Your mask matches the library's rule on every case (pruning.magnitude_mask is the reference).")
+    return True
+
+
+def check_projection_exercise(fn) -> bool:
+    """Check ``fn(weights, masks)``: sets every pruned weight (mask False) of each array in
+    ``weights`` to 0 *in place* and leaves the kept ones exactly as they were."""
+    rng = np.random.default_rng(1)
+    cases = [("two random layers", [rng.normal(size=(6, 4)), rng.normal(size=(4, 3))],
+              [rng.random((6, 4)) < 0.5, rng.random((4, 3)) < 0.5]),
+             ("a mask that keeps everything", [rng.normal(size=(3, 3))], [np.ones((3, 3), dtype=bool)]),
+             ("a mask that keeps one weight", [rng.normal(size=(2, 5))],
+              [np.eye(2, 5, dtype=bool) & (np.arange(5) == 0)])]
+    for name, weights, masks in cases:
+        before = [w.copy() for w in weights]
+        try:
+            fn(weights, masks)
+        except NotImplementedError:
+            print("Not implemented yet: fill in the function, then run this cell again.")
+            return False
+        except Exception as exc:
+            print(f"Failed on {name}: your function raised {type(exc).__name__}: {exc}")
+            return False
+        for w, b, m in zip(weights, before, masks):
+            if np.any(w[~m] != 0):
+                print(f"Failed on {name}: a pruned weight is not 0 after the projection "
+                      "(did you change the arrays in place? after_step must edit the network's own arrays)")
+                return False
+            if not np.array_equal(w[m], b[m]):
+                print(f"Failed on {name}: a kept weight changed")
+                return False
+    print("Right! Your projection keeps pruned weights at exactly 0 (pruning.mask_projection is the reference).")
+    return True

@@ -11,6 +11,8 @@ from .base import Dashboard, LiveDashboard
 from .distillation import DistillationDashboard
 from .introduction import IntroductionDashboard
 from .lowrank import LowRankDashboard
+from .pruning import PruningDashboard
 from .quantization import QuantizationDashboard
 
-__all__ = ["Dashboard", "DistillationDashboard", "IntroductionDashboard", "LiveDashboard", "LowRankDashboard", "QuantizationDashboard"]
+__all__ = ["Dashboard", "DistillationDashboard", "IntroductionDashboard", "LiveDashboard", "LowRankDashboard",
+           "PruningDashboard", "QuantizationDashboard"]

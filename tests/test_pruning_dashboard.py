@@ -1,0 +1,161 @@
+"""The pruning dashboard, driven through ``.value`` as a notebook user would (no browser)."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from compresslab.dashboards import PruningDashboard  # noqa: E402
+from compresslab.dashboards.base import shared_baseline  # noqa: E402
+from compresslab.pruning import SPARSE_FORMATS, prune, rank_neurons, shrink, to_sparse  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def dash():
+    d = PruningDashboard(sparsity=0.9)
+    d.fig.canvas.draw()
+    yield d
+    d.close()
+
+
+@pytest.fixture(scope="module")
+def base():
+    return shared_baseline("mnist-5k")
+
+
+def set_controls(d, **values):
+    for name, value in values.items():
+        d.controls[name].value = value
+    assert d.last_error is None, d.last_error
+
+
+@pytest.mark.parametrize("fmt", SPARSE_FORMATS)
+def test_report_counts_the_stored_format_like_the_library(dash, base, fmt):
+    set_controls(dash, structure="weights", criterion="magnitude", scope="global", output=False, sparsity=0.95,
+                 format=fmt)
+    reference = prune(base.network, 0.95)
+    stored = to_sparse(reference.network, fmt)
+    r = dash.report
+    assert r.accuracy == reference.network.score(base.dataset.X_test, base.dataset.y_test)
+    assert r.storage_bits == stored.storage_bits()
+    assert r.params == stored.n_params
+    assert r.flops == stored.flops(len(base.dataset.y_test))
+    assert r.alpha == pytest.approx(base.network.storage_bits() / stored.storage_bits())
+    assert dash.kept == pytest.approx(reference.kept)
+    np.testing.assert_array_equal(dash.plot.image.get_array().ravel(), reference.masks[0].sum(axis=1))
+
+
+def test_the_file_and_the_speed_arrive_once_still(dash, base):
+    set_controls(dash, structure="weights", format="csr", sparsity=0.98)
+    assert dash.report.file_bytes is None and "measuring" in dash.readout.value
+    dash.settle(timeout=120)
+    r = dash.report
+    stored = to_sparse(prune(base.network, 0.98).network, "csr")
+    assert r.file_bytes == stored.serialized_bytes()
+    assert r.timing is not None and r.latency is not None and r.timing.blas_threads == 1
+    set_controls(dash, batch=1)
+    assert dash.measured_delta(dash.report) == r.latency.measured
+    set_controls(dash, batch=1000)
+    assert dash.measured_delta(dash.report) == r.timing.measured
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_spare_output_keeps_the_output_layer(dash, base, scope):
+    set_controls(dash, structure="weights", criterion="magnitude", scope=scope, output=True, sparsity=0.9)
+    assert dash.kept[-1] == 1.0
+    expected = prune(base.network, 0.9 if scope == "global" else [0.9, 0.9, 0.0], scope=scope, spare_output=True)
+    assert dash.kept == pytest.approx(expected.kept)
+    set_controls(dash, output=False)
+
+
+def test_neurons_make_a_smaller_dense_network_and_disable_the_format(dash, base):
+    set_controls(dash, structure="neurons", criterion="magnitude", scope="global", sparsity=0.5)
+    assert dash.controls["format"].disabled and dash.controls["output"].disabled
+    ranking = rank_neurons(base.network, "magnitude", scope="global")
+    small = shrink(base.network, ranking.kept_units(0.5)).network
+    assert dash.network.hidden_layer_sizes == small.hidden_layer_sizes
+    assert dash.report.accuracy == small.score(base.dataset.X_test, base.dataset.y_test)
+    assert dash.report.storage_bits == small.storage_bits()
+    set_controls(dash, sparsity=0.995)                      # would empty a layer: clamped, with a note
+    assert "would empty a layer" in dash.readout.value
+    assert all(h >= 1 for h in dash.network.hidden_layer_sizes)
+    set_controls(dash, structure="weights", sparsity=0.9)
+    assert not dash.controls["format"].disabled
+
+
+def test_fine_tune_disables_the_controls_keeps_the_mask_and_adds_a_point(dash, base, monkeypatch):
+    import compresslab.dashboards.pruning as module
+
+    set_controls(dash, structure="weights", criterion="magnitude", scope="global", sparsity=0.9, format="csr")
+    dash.controls["epochs"].value = 1
+    seen = {}
+    real = module.fine_tune
+
+    def spy(*args, **kwargs):
+        seen["disabled"] = {name: c.disabled for name, c in dash.controls.items()}
+        seen["bar"] = dash.progress.layout.visibility
+        out = real(*args, **kwargs)
+        seen["network"] = out.network
+        return out
+
+    monkeypatch.setattr(module, "fine_tune", spy)
+    before = len(dash.tuned)
+    dash.controls["fine_tune"].click()
+    assert dash.last_error is None, dash.last_error
+    assert all(seen["disabled"].values()) and seen["bar"] == "visible"
+    assert not any(dash.controls[name].disabled for name in ("sparsity", "criterion", "fine_tune"))
+    assert dash.progress.layout.visibility == "hidden"
+    assert len(dash.tuned) == before + 1
+    mask = prune(base.network, 0.9).masks
+    for layer, m in zip(seen["network"].layers, mask):
+        assert np.all(layer.weight[~m] == 0)                 # the projection kept pruned weights at 0
+    assert "fine-tuned" in dash.readout.value
+
+
+def test_curves_follow_the_format(dash):
+    set_controls(dash, structure="weights", format="dense")
+    xs, _ = dash.plot.curves[("magnitude", "global")].get_data()
+    assert np.allclose(xs, 1.0)                              # zeros stored densely: no saving at any sparsity
+    set_controls(dash, format="csr")
+    xs, _ = dash.plot.curves[("magnitude", "global")].get_data()
+    assert np.all(np.diff(xs) > 0) and xs[-1] > 50
+
+
+def test_revisiting_a_setting_reuses_its_report(dash):
+    set_controls(dash, structure="weights", sparsity=0.8, format="csr")
+    first = dash.report
+    set_controls(dash, sparsity=0.9)
+    set_controls(dash, sparsity=0.8)
+    assert dash.report is not first and dash.report.accuracy == first.accuracy
+
+
+def test_layout_holds_still_and_follows_the_suite_style(dash):
+    from compresslab.dashboards.base import READOUT_HEIGHT
+    from compresslab.plots import STYLE
+
+    assert int(dash.controls["sparsity"].layout.width.rstrip("px")) >= 420
+    assert dash.readout.layout.height == READOUT_HEIGHT and "compresslab-notes" in dash.readout.value
+    fig = dash.fig
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert fig.get_figwidth() * fig.dpi <= 900 and fig.canvas.header_visible is False
+    for ax in (dash.plot.ax_acc, dash.plot.ax_speed):
+        legend = ax.get_legend()
+        a, b = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1), ax.get_title()
+        assert all(t.get_fontsize() == STYLE["legend.fontsize"] for t in legend.get_texts())
+        assert all(t.get_fontsize() == STYLE["xtick.labelsize"] for t in ax.get_xticklabels() + ax.get_yticklabels())
+
+
+def test_switching_back_to_a_format_reuses_its_background(dash, monkeypatch):
+    set_controls(dash, structure="weights", format="bitmask")
+    dash.fig.canvas.draw()                                   # what the browser asks for after a full redraw
+    set_controls(dash, format="csr")
+    dash.fig.canvas.draw()
+    calls = []
+    monkeypatch.setattr(dash.plot.blitter, "redraw_static", lambda: calls.append(1))
+    set_controls(dash, format="bitmask")
+    assert calls == [] and dash.plot.curves_shown == "bitmask"
+    xs, _ = dash.plot.curves[("magnitude", "global")].get_data()
+    assert len(xs) and not np.allclose(xs, 1.0)             # the lines hold this format's curve (for savefig)
