@@ -16,7 +16,7 @@ LEVELS = {
     "training": 3,
     "lowrank": 4, "quantization": 4, "pruning": 4, "distillation": 4, "integer": 4,
     "metrics": 5, "baseline": 5,
-    "curves": 6, "exercises": 6, "distillation_results": 6,
+    "curves": 6, "exercises": 6, "distillation_results": 6, "pruning_experiments": 6,
     "plots": 7,
     "dashboards": 8,
     "bench": 9, "bench_pruning": 9, "bench_distillation": 9, "__init__": 9,

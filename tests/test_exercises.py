@@ -122,6 +122,31 @@ CASES = {
         lambda v: [np.mean([0.3, -0.1, 0.2, -0.4]),            # mean of w, not of |w|
                    0.4,                                        # max |w|
                    np.sum(np.abs([0.3, -0.1, 0.2, -0.4]))]),   # sum, not mean
+    "prune-bitmask-break-even": (
+        lambda: 1 / 64, ".4f",
+        lambda v: [1 - v,                                      # the density, not the sparsity
+                   1 / 32,                                     # 32-bit values
+                   63 / 64]),
+    "prune-csr-bits-layer1-90": (
+        lambda: round(0.1 * 784 * 300) * (64 + 16) + (300 + 1) * 16, ",",   # uint16 fits 0..783 and nnz
+        lambda v: [round(0.1 * 784 * 300) * 64,                # values only
+                   round(0.1 * 784 * 300) * (64 + 32) + 301 * 32,   # 32-bit indices
+                   v + 301 * 16]),                             # pointers counted twice
+    "prune-dead-pixel-share": (
+        lambda: _dead_pixels() * 300 / sum(a * b for a, b in zip(LENET, LENET[1:])), ".3f",
+        lambda v: [_dead_pixels() / 784,                       # pixels, not weights
+                   1 - v,
+                   _dead_pixels() * 300 / _random_lenet().n_params * 10]),
+    "prune-cubic-step-2": (
+        lambda: 0.9 + (0.0 - 0.9) * (1 - 2 / 5) ** 3, ".4f",
+        lambda v: [0.9 * 2 / 5,                                # linear
+                   0.9 * (1 - (1 - 2 / 5) ** 2),               # squared
+                   0.9 * (1 - (1 - 3 / 5) ** 3)]),             # off by one step
+    "prune-relative-fillers": (
+        lambda: math.ceil(20 / 8) - 1, "d",
+        lambda v: [20 // 8 + 1,                                # one too many
+                   0,                                          # no fillers
+                   20 // 3]),                                  # gap over k, not 2^k
     "distill-soften-first": (
         lambda: float(np.exp(1.5) / (np.exp(1.5) + np.exp(0.5) + 1.0)), ".3f",
         lambda v: [np.exp(3) / (np.exp(3) + np.exp(1) + 1),     # T = 1
@@ -142,6 +167,14 @@ CASES = {
                    v / 2,                                      # float32
                    784 * 30 + 30 + 30 * 10 + 10]),             # parameters, not bytes
 }
+
+
+@functools.lru_cache(maxsize=1)
+def _dead_pixels() -> int:
+    """Input pixels that are 0 in every training image of mnist-5k, counted directly."""
+    from compresslab.data import load_dataset
+
+    return int((load_dataset("mnist-5k").X_train.max(axis=0) == 0).sum())
 
 
 def _printed(value, fmt):

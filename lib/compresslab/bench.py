@@ -406,7 +406,7 @@ def bench_speed_stability(readings=10, busy=True, idle=True, max_seconds=1.0) ->
 
 # Seconds each notebook should take top to bottom on an idle 2-core machine (targets, not limits).
 NOTEBOOK_BUDGET_SECONDS = {"00_introduction.ipynb": 10, "01_low_rank_factorization.ipynb": 10,
-                           "02_quantization.ipynb": 45, "04_distillation.ipynb": 90}
+                           "02_quantization.ipynb": 45, "03_pruning.ipynb": 60, "04_distillation.ipynb": 90}
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 

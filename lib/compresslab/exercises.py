@@ -997,7 +997,7 @@ EXERCISES.update({
     "prune-bitmask-break-even": Exercise(
         "Above which sparsity s (0 to 1) does a bitmask (64-bit values + 1 bit per weight) take fewer bits "
         "than the dense float64 matrix?",
-        lambda: 1 / 64, ".4g", "solve (1 - s) m n 64 + m n = 64 m n for s"),
+        lambda: 1 / 64, ".4f", "solve (1 - s) m n 64 + m n = 64 m n for s"),
     "prune-csr-bits-layer1-90": Exercise(
         "How many bits does CSR store for LeNet's 784 x 300 weight matrix at 90 % sparsity (float64 values, "
         "the narrowest unsigned index types, one row per output neuron; no bias)?",

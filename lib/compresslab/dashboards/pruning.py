@@ -5,7 +5,7 @@ criterion's ranking of the weights (``pruning.rank_weights``: one sort, then a
 mask at any sparsity is a slice), the neuron rankings, and the one-shot
 accuracy curves for every criterion and scope. The speed curves (CSR at batch
 1 and 1,000, neuron pruning) were measured once and ship in
-data/pruning_experiments.npz (``python -m compresslab.pruning --regenerate``).
+data/pruning_experiments.npz (``python -m compresslab.pruning_experiments --regenerate``).
 
 A move slices a ranking into masks, scores the masked dense network (the one
 forward pass of a move: the stored format computes the same outputs, and a CSR
@@ -25,8 +25,9 @@ import numpy as np
 
 from ..metrics import as_baseline, evaluate
 from ..plots.pruning import PruningFigure
-from ..pruning import (SPARSE_FORMATS, apply_masks, dead_inputs, fine_tune, load_experiments, prune, rank_neurons,
-                       rank_weights, shrink, stored_size, to_sparse)
+from ..pruning import (SPARSE_FORMATS, apply_masks, dead_inputs, fine_tune, prune, rank_neurons, rank_weights,
+                       shrink, stored_size, to_sparse)
+from ..pruning_experiments import load_experiments
 from .base import LRU, LiveDashboard, accuracy_text, fmt_bytes, readout_table, shared_baseline
 
 DATASET = "mnist-5k"
@@ -76,10 +77,10 @@ def shipped_speed():
     try:
         arrays = load_experiments()
     except (OSError, KeyError) as exc:
-        return None, f"speed curves not shipped ({exc}); python -m compresslab.pruning --regenerate"
+        return None, f"speed curves not shipped ({exc}); python -m compresslab.pruning_experiments --regenerate"
     speed = {k: v for k, v in arrays.items() if k.startswith("speed.")}
     if "speed.csr_b1" not in speed:
-        return None, "speed curves missing from the shipped file: python -m compresslab.pruning --regenerate"
+        return None, "speed curves missing from the shipped file: python -m compresslab.pruning_experiments --regenerate"
     return speed, str(arrays.get("machine", ""))
 
 

@@ -113,7 +113,7 @@ class PruningFigure:
         self.fig.subplots_adjust(left=0.07, right=0.97, top=0.9, bottom=0.36, wspace=0.35)
 
     def set_static(self, *, reference_accuracy, speed=None, speed_note=""):
-        """The speed curves (``pruning.load_experiments()``'s ``speed.*`` arrays, or None) and
+        """The speed curves (``pruning_experiments.load_experiments()``'s ``speed.*`` arrays, or None) and
         the dense accuracy."""
         self.reference.set_ydata([reference_accuracy] * 2)
         self.break_even = {}
