@@ -84,6 +84,19 @@ def test_forward_equals_its_dense_equivalent(structure, encoding):
     np.testing.assert_allclose(layer.forward(X.astype(layer.dtype)), reference, rtol=rtol, atol=rtol)
 
 
+def _finite_differences(array, loss, eps):
+    """Central differences of ``loss()`` with respect to every entry of ``array`` (nudged in place)."""
+    fd = np.zeros_like(array)
+    for idx in np.ndindex(array.shape):
+        array[idx] += eps
+        up = loss()
+        array[idx] -= 2 * eps
+        down = loss()
+        array[idx] += eps
+        fd[idx] = (up - down) / (2 * eps)
+    return fd
+
+
 @pytest.mark.parametrize("structure, encoding", CASES)
 def test_backward_matches_finite_differences(structure, encoding):
     layer = make(structure, encoding).astype("float64")
@@ -93,25 +106,10 @@ def test_backward_matches_finite_differences(structure, encoding):
     assert set(grads) == set(layer.params)                   # only trainable arrays get gradients
     eps = 1e-6
     if not isinstance(layer, QuantizedInput):                # rounding of X has no useful dX by FD
-        fd = np.zeros_like(X)
-        for idx in np.ndindex(X.shape):
-            X[idx] += eps
-            up = loss()
-            X[idx] -= 2 * eps
-            down = loss()
-            X[idx] += eps
-            fd[idx] = (up - down) / (2 * eps)
-        np.testing.assert_allclose(grad_X, fd, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(grad_X, _finite_differences(X, loss, eps), rtol=1e-6, atol=1e-6)
     for name, array in layer.params.items():
-        fd = np.zeros_like(array)
-        for idx in np.ndindex(array.shape):
-            array[idx] += eps
-            up = loss()
-            array[idx] -= 2 * eps
-            down = loss()
-            array[idx] += eps
-            fd[idx] = (up - down) / (2 * eps)
-        np.testing.assert_allclose(grads[name], fd, rtol=1e-6, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(grads[name], _finite_differences(array, loss, eps), rtol=1e-6, atol=1e-6,
+                                   err_msg=name)
 
 
 def _written_value_bits(arrays):

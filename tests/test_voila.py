@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, _need_chromium
+from test_browser import ARTIFACTS, ROOT, _free_port, _need_chromium, browser  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
@@ -48,17 +48,6 @@ def present(tmp_path_factory):
     log.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
 CANVASES_JS = """() => Array.from(document.querySelectorAll('.jupyter-matplotlib-canvas-div canvas'))
   .map(c => { try { return c.toDataURL().length + ':' + c.toDataURL().slice(-200); } catch (e) { return ''; } })"""
 
@@ -76,13 +65,20 @@ def _wait_for_change(page, before, timeout=20):
     return False
 
 
-def test_present_opens_on_the_notebooks_in_teaching_order(present):
+def test_present_opens_on_the_notebooks_in_teaching_order(present, browser):
     base, token, _ = present
-    with urllib.request.urlopen(f"{base}/api/contents?token={token}", timeout=30) as reply:
-        import json
-
-        names = [item["name"] for item in json.load(reply)["content"] if item["name"].endswith(".ipynb")]
-    assert sorted(names) == NOTEBOOKS
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    try:
+        page.goto(f"{base}/?token={token}", wait_until="domcontentloaded", timeout=120_000)
+        page.wait_for_function(f"() => document.body.innerText.includes({NOTEBOOKS[-1]!r})", timeout=120_000)
+        text = page.inner_text("body")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "voila-tree.png"))
+    finally:
+        page.close()
+    positions = [text.find(name) for name in NOTEBOOKS]
+    assert all(p >= 0 for p in positions), (NOTEBOOKS, text[:500])
+    assert positions == sorted(positions)                  # listed in teaching order (00, 01, ...)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
