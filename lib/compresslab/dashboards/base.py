@@ -559,7 +559,8 @@ def readout_table(rows, notes=(), speed=None) -> str:
     line that may wrap, e.g. ``speed_text``), then free-text notes in a box of
     fixed height that is there even when empty: nothing below it jumps."""
     cells = "".join(f"<tr><td style='padding:1px 10px 1px 0;white-space:nowrap'>{html.escape(k)}</td>"
-                    f"<td style='text-align:right;white-space:nowrap'><b>{html.escape(v)}</b></td></tr>" for k, v in rows)
+                    f"<td style='text-align:right;white-space:normal;overflow-wrap:anywhere'><b>{html.escape(v)}</b></td></tr>"
+                    for k, v in rows)     # a long value wraps inside the fixed-width readout, never cut off
     line = "" if speed is None else (f"<div class='compresslab-speed' style='height:2.8em;margin-top:4px'>"
                                      f"{html.escape(speed)}</div>")
     paragraphs = "".join(f"<div>Note: {html.escape(n)}</div>" for n in notes)
