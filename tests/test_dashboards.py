@@ -459,7 +459,8 @@ def test_warmup_steps_run_under_the_timing_guard_and_pause_for_moves(quant):
     assert any("test step" in job for job in metrics.busy_jobs())
     release.set()
     thread.join(30)
-    assert not metrics.busy_jobs()
+    # other dashboards' warm-ups (left by earlier tests, in any order) may still run: only ours must be gone
+    assert not [job for job in metrics.busy_jobs() if "test step" in job]
     ran = []
     with quant.moving():                                  # a move in progress: the next step waits
         thread = quant.start_warmup([lambda: ran.append(1)], name="paused")
