@@ -140,11 +140,14 @@ def test_layout_holds_still_and_follows_the_suite_style(dash):
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     assert fig.get_figwidth() * fig.dpi <= 900 and fig.canvas.header_visible is False
-    for ax in (dash.plot.ax_acc, dash.plot.ax_speed):
-        legend = ax.get_legend()
-        a, b = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+    (legend,) = fig.legends                            # one legend for both plots, below them
+    a = legend.get_window_extent(renderer)
+    assert 0 <= a.x0 and a.x1 <= fig.bbox.width       # inside the figure
+    assert all(t.get_fontsize() == STYLE["legend.fontsize"] for t in legend.get_texts())
+    for ax in (dash.plot.ax_acc, dash.plot.ax_speed, dash.plot.ax_pix):
+        b = ax.get_tightbbox(renderer)                 # the axes with their tick labels and titles
         assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1), ax.get_title()
-        assert all(t.get_fontsize() == STYLE["legend.fontsize"] for t in legend.get_texts())
+    for ax in (dash.plot.ax_acc, dash.plot.ax_speed):
         assert all(t.get_fontsize() == STYLE["xtick.labelsize"] for t in ax.get_xticklabels() + ax.get_yticklabels())
 
 

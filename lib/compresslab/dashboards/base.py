@@ -190,8 +190,9 @@ class LiveDashboard(Dashboard):
         self._errors.add_class("compresslab-errors")
         self._last_error = None
         self._syncing = False           # True while the dashboard itself sets control values
+        # fixed height (nothing below jumps); a row that does not fit scrolls, never disappears
         self.readout = widgets.HTML(layout=widgets.Layout(margin="0 0 0 12px", height=READOUT_HEIGHT,
-                                                          width="430px", overflow="hidden"))
+                                                          width="430px", overflow="auto"))
         self.measure_delay = MEASURE_DELAY
         self.measure_seconds = MEASURE_SECONDS
         self.measure_speed = True        # False: file size only (no timing at all)

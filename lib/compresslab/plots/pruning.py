@@ -54,7 +54,7 @@ class PruningFigure:
 
     def __init__(self, n_hidden_units=300):
         self.fig, (self.ax_acc, self.ax_speed, self.ax_pix) = new_figure(
-            1, 3, figsize=(9, 4.3), replace=type(self).__name__, gridspec_kw=dict(width_ratios=[1.15, 1.15, 0.8]))
+            1, 3, figsize=(9, 4.7), replace=type(self).__name__, gridspec_kw=dict(width_ratios=[1.15, 1.15, 0.8]))
         self.n_hidden_units = n_hidden_units
         self.curves_shown = None
         with suite_style():
@@ -82,7 +82,6 @@ class PruningFigure:
                    title="Accuracy against compression", xlog=True)
         ax.set_xlim(*ALPHA_RANGE)
         ax.set_ylim(0.0, 1.0)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
 
         ax = self.ax_speed
         self.speed_lines = {}
@@ -100,7 +99,10 @@ class PruningFigure:
                    title="Measured speed (1 BLAS thread)", ylog=True)
         _logit_axis(ax)
         ax.set_ylim(0.1, 300)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+        # one legend for both plots, across the figure's width below the axes: two legends
+        # under two narrow axes overlapped each other, and nothing that moves goes down there
+        handles = [h for a in (self.ax_acc, self.ax_speed) for h in a.get_legend_handles_labels()[0]]
+        self.fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
 
         ax = self.ax_pix
         # a power-law colour scale: at high sparsity a pixel keeps a handful of its 300 connections
@@ -110,7 +112,7 @@ class PruningFigure:
         ax.set_yticks([])
         ax.set_title("Layer-1 connections kept\nfrom each input pixel")
         self.fig.colorbar(self.image, ax=ax, fraction=0.046, pad=0.03, shrink=0.8, ticks=[0, 5, 30, 100, 300])
-        self.fig.subplots_adjust(left=0.07, right=0.97, top=0.9, bottom=0.36, wspace=0.35)
+        self.fig.subplots_adjust(left=0.07, right=0.94, top=0.91, bottom=0.40, wspace=0.35)
 
     def set_static(self, *, reference_accuracy, speed=None, speed_note=""):
         """The speed curves (``pruning_experiments.load_experiments()``'s ``speed.*`` arrays, or None) and
