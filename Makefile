@@ -29,9 +29,10 @@ $(VENV)/.installed: pyproject.toml tools/lab-overrides.json tools/voila.py | $(B
 	touch $@
 
 # Running a notebook must not leave `git status` dirty: nbstripout's git filter commits
-# notebooks without outputs (only in a git checkout; elsewhere there is nothing to do).
+# notebooks without outputs, cell ids kept as committed (only in a git checkout; elsewhere there
+# is nothing to do).
 nbstripout-filter: $(VENV)/.installed
-	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install --keep-id; fi
 
 lab: $(VENV)/.installed nbstripout-filter  ## open JupyterLab on the introduction notebook (localhost, with a token)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ROOT_FLAG) \

@@ -76,3 +76,17 @@ def test_lecture_mode_is_installed_by_make_and_by_binder():
     assert "cp tools/voila.py $(VENV)/etc/jupyter/voila.py" in makefile
     assert 'cp tools/voila.py "$etc/voila.py"' in post_build
     assert "voila notebooks/ --no-browser --Voila.ip=127.0.0.1" in makefile and "--token" in makefile
+
+
+def test_the_git_filter_keeps_committed_notebooks_clean():
+    """`make lab` installs nbstripout as a git filter: the committed notebooks must already be
+    what the filter writes (ids kept), or `git status` is dirty before anything ran."""
+    import subprocess
+    import sys
+
+    makefile = (ROOT / "Makefile").read_text()
+    assert "nbstripout --install --keep-id" in makefile
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cleaned = subprocess.run([sys.executable, "-m", "nbstripout", "-t", "--keep-id", str(path)],
+                                 capture_output=True, text=True, check=True).stdout
+        assert cleaned == path.read_text(), path.name
