@@ -32,7 +32,9 @@ $(VENV)/.installed: pyproject.toml tools/lab-overrides.json tools/voila.py | $(B
 # notebooks without outputs, cell ids kept as committed (only in a git checkout; elsewhere there
 # is nothing to do).
 nbstripout-filter: $(VENV)/.installed
-	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install --keep-id; fi
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+		$(BIN)/nbstripout --install && \
+		git config filter.nbstripout.clean '"$(CURDIR)/$(BIN)/python" -m nbstripout --keep-id'; fi
 
 lab: $(VENV)/.installed nbstripout-filter  ## open JupyterLab on the introduction notebook (localhost, with a token)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser $(ROOT_FLAG) \
