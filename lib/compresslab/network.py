@@ -220,6 +220,16 @@ class StoredLayer:
     def dtype(self) -> np.dtype:
         return self._compute_dtype
 
+    # the (n_inputs, n_outputs) of the dense matrix the layer stands for; a structure
+    # without a ``shape`` (low-rank: two factors) overrides these
+    @property
+    def n_inputs(self) -> int:
+        return self.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.shape[1]
+
     @property
     def n_params(self) -> int:
         return sum(int(np.prod(np.shape(self.stored(n)) if not isinstance(self.stored(n), Encoded)
@@ -320,14 +330,6 @@ class Dense(StoredLayer):
     @property
     def bias(self) -> np.ndarray:
         return self.value("bias")
-
-    @property
-    def n_inputs(self) -> int:
-        return self.shape[0]
-
-    @property
-    def n_outputs(self) -> int:
-        return self.shape[1]
 
     def flops(self, n_samples: int) -> int:
         return 2 * n_samples * self.n_inputs * self.n_outputs + n_samples * self.n_outputs
@@ -448,7 +450,10 @@ class Network:
 
     def logits(self, X) -> np.ndarray:
         """The output layer's pre-activations z_L, (n_samples, n_outputs)."""
-        A = self._check_X(X)
+        return self._logits(self._check_X(X))
+
+    def _logits(self, A) -> np.ndarray:
+        """``logits`` of an input ``_check_X`` has already validated (scanned once per call)."""
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             A = layer.forward(A)
@@ -473,7 +478,10 @@ class Network:
         return P
 
     def predict(self, X) -> np.ndarray:
-        P = self._output(X)
+        return self._labels(self._output(X))
+
+    def _labels(self, P) -> np.ndarray:
+        """Predicted labels from the output probabilities P."""
         if self.multilabel:
             return (P > 0.5).astype(int)
         if P.shape[1] == 1:
@@ -483,11 +491,8 @@ class Network:
     def score(self, X, y) -> float:
         """Accuracy (subset accuracy for multilabel), like ``MLPClassifier.score``."""
         X = self._check_X(X)
-        check_labels("y", y, self, n_samples=X.shape[0])
-        y_pred = self.predict(X)
-        y = np.asarray(y)
-        if y.shape[0] != y_pred.shape[0]:
-            raise ValueError(f"X and y must have the same number of samples; got {y_pred.shape[0]} and {y.shape[0]}")
+        y = check_labels("y", y, self, n_samples=X.shape[0])       # one label per sample, among the classes
+        y_pred = self._labels(activate(self.out_activation, self._logits(X)))   # X is not checked twice
         if self.multilabel:
             return float(np.mean(np.all(y_pred == y, axis=1)))
         return float(np.mean(y_pred == y))

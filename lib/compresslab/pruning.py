@@ -206,14 +206,6 @@ class Sparse(StoredLayer):
 
     # --- sizes ------------------------------------------------------------------
     @property
-    def n_inputs(self) -> int:
-        return self.shape[0]
-
-    @property
-    def n_outputs(self) -> int:
-        return self.shape[1]
-
-    @property
     def nnz(self) -> int:
         """Stored weight values (fillers included; all m n in the dense format)."""
         return int(self.positions.size)
