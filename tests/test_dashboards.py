@@ -311,7 +311,12 @@ def test_quantization_file_size_and_layer_dropdown(quant):
 def test_quantization_keeps_a_bounded_number_of_networks(quant):
     from compresslab.dashboards.quantization import CACHED_NETWORKS
 
-    for bits in range(2, 17):
+    settings = [(scheme, granularity, bits) for scheme in ("symmetric", "affine")
+                for granularity in ("tensor", "neuron") for bits in range(2, 17)]
+    assert len(settings) > CACHED_NETWORKS
+    for scheme, granularity, bits in settings:
+        quant.controls["scheme"].value = scheme
+        quant.controls["granularity"].value = granularity
         quant.controls["bits"].value = bits
     assert len(quant._networks) == CACHED_NETWORKS
     assert quant.last_error is None
@@ -593,3 +598,15 @@ def test_every_dashboard_figure_uses_the_suite_style(any_dash):
             assert ax.title.get_fontsize() >= STYLE["font.size"]
         if ax.get_legend() is not None:
             assert all(t.get_fontsize() == STYLE["legend.fontsize"] for t in ax.get_legend().get_texts())
+
+
+def test_lru_keeps_the_most_recent_and_peek_stores_nothing():
+    from compresslab.dashboards.base import LRU
+
+    cache = LRU(maxsize=2)
+    assert cache.peek("a") is None and "a" not in cache          # a miss is not remembered
+    assert cache.get("a", lambda: 1) == 1 and cache.get("a", lambda: 2) == 1
+    cache.put("b", 2)
+    assert cache.peek("a") == 1                                    # now the most recent
+    cache.put("c", 3)                                              # evicts b, the least recent
+    assert "b" not in cache and cache.peek("a") == 1 and cache.peek("c") == 3 and len(cache) == 2

@@ -184,3 +184,22 @@ def test_training_a_factorization_leaves_original_and_cache_untouched(digits_net
         np.testing.assert_array_equal(layer.weight, w)
     for svd, vt in zip(svds, vt_before):
         np.testing.assert_array_equal(svd.Vt, vt)
+
+
+@pytest.mark.parametrize("ranks", [(2, 3, 4), (8, 8, 5)])
+def test_given_svds_give_the_same_factorization(digits_net, ranks):
+    """A dashboard passes the SVDs it holds: the same layers as computing them again."""
+    svds = layer_svds(digits_net)
+    given, computed = factorize(digits_net, ranks=list(ranks), svds=svds), factorize(digits_net, ranks=list(ranks))
+    assert given.ranks == computed.ranks
+    for a, b in zip(given.network.layers, computed.network.layers):
+        np.testing.assert_array_equal(a.to_dense().weight, b.to_dense().weight)
+    budget = digits_net.n_params // 4
+    assert allocate_ranks(digits_net, budget, svds=svds) == allocate_ranks(digits_net, budget)
+
+
+def test_given_svds_of_another_network_are_refused(digits_net, net):
+    with pytest.raises(ValueError, match="svds must be layer_svds\\(network\\)"):
+        factorize(digits_net, ranks=2, svds=layer_svds(net))
+    with pytest.raises(ValueError, match="svds must be layer_svds\\(network\\)"):
+        allocate_ranks(digits_net, 1000, svds=layer_svds(digits_net)[:2])

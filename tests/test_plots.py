@@ -74,3 +74,66 @@ def test_blitter_survives_vector_formats():
     line.set_data([0, 1], [1, 0])
     blitter.update()
     plt.close(fig)
+
+
+# --- the PNG ipympl sends after each update (plots.blit.send_fast_png) ------------------------
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (440, 900)])
+def test_png_bytes_decode_to_the_same_pixels(shape):
+    import io
+
+    from PIL import Image
+
+    from compresslab.plots.blit import png_bytes
+
+    rgba = np.random.default_rng(0).integers(0, 256, (*shape, 4), dtype=np.uint8)
+    rgba[: shape[0] // 2] = 0                                   # a diff image is mostly zeros
+    decoded = np.asarray(Image.open(io.BytesIO(png_bytes(rgba))).convert("RGBA"))
+    np.testing.assert_array_equal(decoded, rgba)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (4, 4, 3), (2, 3, 4, 1)])
+def test_png_bytes_rejects_what_is_not_rgba(shape):
+    from compresslab.plots.blit import png_bytes
+
+    with pytest.raises(ValueError, match=r"rgba must have shape \(height, width, 4\)"):
+        png_bytes(np.zeros(shape, np.uint8))
+
+
+def test_fast_canvas_sends_what_matplotlib_would_send():
+    """Two identical figures on web canvases, one with ``send_fast_png``: for the
+    first (full) image and for a change (diff), the same mode and the same pixels."""
+    import io
+    import types
+
+    from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from compresslab.plots.blit import send_fast_png
+
+    canvases = []
+    for fast in (False, True):
+        fig = Figure(figsize=(3, 2), dpi=50)
+        ax = fig.add_subplot()
+        line, = ax.plot([0, 1, 2], [0, 1, 0])
+        canvas = FigureCanvasWebAggCore(fig)
+        canvas.manager = types.SimpleNamespace(refresh_all=lambda: None)    # no browser to send to
+        if fast:
+            send_fast_png(canvas)
+        modes = []
+        canvas.set_image_mode = modes.append
+        canvases.append((canvas, line, modes))
+
+    def sent(canvas):
+        canvas.draw()
+        return np.asarray(Image.open(io.BytesIO(canvas.get_diff_image())).convert("RGBA"))
+
+    for step in range(3):
+        images = []
+        for canvas, line, _ in canvases:
+            if step == 2:
+                line.set_ydata([1, 0, 1])                         # a change: only some pixels differ
+            images.append(sent(canvas))
+        np.testing.assert_array_equal(images[1], images[0])
+    assert canvases[1][2] == canvases[0][2] == ["full", "diff", "diff"]
+    assert canvases[1][0].get_diff_image() is None                # nothing new since: nothing sent

@@ -103,17 +103,13 @@ def bench_core(names=("digits", "mnist-5k")) -> list[dict]:
 
 
 def _diff_png(canvas, last):
-    """The image ipympl sends after a redraw: changed pixels only, as PNG
-    (matplotlib's FigureCanvasWebAggCore.get_diff_image)."""
-    import io
+    """The image ipympl sends after a redraw, encoded as the suite's figures encode
+    it (``plots.blit.send_fast_png``: changed pixels only, unfiltered PNG)."""
+    from .plots.blit import diff_image, png_bytes
 
-    from PIL import Image
-
-    pixels = np.asarray(canvas.buffer_rgba())
-    buff = pixels.view(np.uint32).squeeze(2)
-    output = buff if last is None else np.where(buff != last, buff, 0)
-    Image.fromarray(output.view(np.uint8).reshape((*output.shape, 4))).save(io.BytesIO(), format="png")
-    return buff.copy()
+    _, rgba, current = diff_image(canvas.buffer_rgba(), last)
+    png_bytes(rgba)
+    return current
 
 
 def _time_moves(dash, moves) -> list[float]:
@@ -163,7 +159,10 @@ def bench_dashboards() -> list[dict]:
     dash.fig.canvas.draw()                 # the first full draw, as the browser asks for it
     moves = [(f"rank{i}", k) for i, ranks in enumerate([(5, 10, 20, 50, 100, 200), (5, 20, 50, 90), (3, 5, 8)])
              for k in ranks]
+    start_ranks = {name: dash.controls[name].value for name, _ in moves}
     for visit in ("first", "again"):
+        for name, value in start_ranks.items():     # "again" revisits the very same settings
+            dash.controls[name].value = value
         times = _time_moves(dash, moves)
         dash.settle(timeout=60)
         rows.append(dict(dashboard="low-rank, rank sliders (mnist-5k)", visit=visit, moves=len(moves),

@@ -201,7 +201,19 @@ def layer_svds(network: Network) -> list[LayerSVD]:
     return svds
 
 
-def factorize(network: Network, ranks=None, *, energy=None, method="svd", X=None) -> Factorization:
+def _given_or_computed(network: Network, svds):
+    """``svds`` if given (one ``LayerSVD`` per layer, of the same shape), else ``layer_svds(network)``."""
+    if svds is None:
+        return layer_svds(network)
+    check_network("network", network)
+    shapes = [(layer.n_inputs, layer.n_outputs) for layer in network.layers]
+    if len(svds) != len(shapes) or any(getattr(s, "shape", None) != shape for s, shape in zip(svds, shapes)):
+        raise ValueError("svds must be layer_svds(network): one LayerSVD per layer with its shape "
+                         f"{shapes}; got {[getattr(s, 'shape', type(s).__name__) for s in svds]}")
+    return list(svds)
+
+
+def factorize(network: Network, ranks=None, *, energy=None, method="svd", X=None, svds=None) -> Factorization:
     """Replace each layer by its truncated SVD.
 
     Parameters
@@ -214,6 +226,8 @@ def factorize(network: Network, ranks=None, *, energy=None, method="svd", X=None
         approximates each layer's outputs on the training inputs ``X``
         (see ``layer_output_svds``: min ||X W - X W_k||_F over rank k).
     X : training inputs (n_samples, n_features), for method "data" only.
+    svds : ``layer_svds(network)`` when the caller already holds it (a dashboard
+        computes it once; on every move the cache would hash all weights again).
 
     A layer whose rank is not below the break-even rank m n / (m + n) stays
     ``Dense`` (factorizing it would make it larger and slower); the result's
@@ -228,7 +242,7 @@ def factorize(network: Network, ranks=None, *, energy=None, method="svd", X=None
         if X is not None:
             raise ValueError("X is only used by method='data' (method='svd' looks at the weights alone); "
                              f"got an X of shape {np.shape(X)}")
-        svds = layer_svds(network)
+        svds = _given_or_computed(network, svds)
     if (ranks is None) == (energy is None):
         raise ValueError("give exactly one of ranks or energy; got "
                          f"ranks={ranks!r}, energy={energy!r}")
@@ -265,7 +279,7 @@ def factorized_params(svds, ranks) -> int:
     return total
 
 
-def allocate_ranks(network: Network, budget: int) -> list[int]:
+def allocate_ranks(network: Network, budget: int, *, svds=None) -> list[int]:
     """Choose every layer's rank together for a total parameter budget (global allocation).
 
     Greedy: start at rank 1 everywhere; repeatedly raise the rank of the layer
@@ -274,9 +288,9 @@ def allocate_ranks(network: Network, budget: int) -> list[int]:
     ||W_i - W_i,k||_F^2 by exactly s_{k+1}^2 and costs m + n numbers), while
     the whole network stays within ``budget`` (biases included) and below the
     break-even ranks. This minimises the total squared error summed over the
-    layers, one parameter at a time.
+    layers, one parameter at a time. ``svds``: as in ``factorize``.
     """
-    svds = layer_svds(network)
+    svds = _given_or_computed(network, svds)
     ranks = [1] * len(svds)
     floor = factorized_params(svds, ranks)
     ceiling = factorized_params(svds, [max_useful_rank(*svd.shape) for svd in svds])

@@ -651,6 +651,14 @@ class LRU:
                 self._items.popitem(last=False)
         return value
 
+    def peek(self, key, default=None):
+        """The value for ``key`` if present (then the most recent), else ``default``; stores nothing."""
+        with self._lock:
+            if key not in self._items:
+                return default
+            self._items.move_to_end(key)
+            return self._items[key]
+
     def put(self, key, value):
         """Store ``value`` under ``key`` (the most recent now)."""
         with self._lock:

@@ -106,7 +106,7 @@ class LowRankDashboard(LiveDashboard):
                 slider.value = min(ranks[i], svd.full_rank) if ranks else svd.rank_for_energy(0.9)
         key = (name, base.network._content_digest())
         curves = _CURVES.get(key, lambda: sweep_curves(base))
-        points = _POINTS.get(key, lambda: None)
+        points = _POINTS.peek(key)
         if points is None:             # timed off the build path, when the controls are still
             self.warmup = self.start_warmup([lambda: self._time_points(key, base)], name="measured points")
         self.plot.set_static(**curves, measured_points=points or ([], []), reference_accuracy=base.accuracy, spectra=[svd.s for svd in svds],
@@ -123,12 +123,13 @@ class LowRankDashboard(LiveDashboard):
     def current_factorization(self):
         mode = self.controls["mode"].value
         if mode == "per layer":
-            return factorize(self.baseline, ranks=[self.controls[f"rank{i}"].value for i in range(N_LAYERS)])
+            return factorize(self.baseline, ranks=[self.controls[f"rank{i}"].value for i in range(N_LAYERS)],
+                             svds=self.svds)
         if mode == "energy":
-            return factorize(self.baseline, energy=self.controls["energy"].value)
+            return factorize(self.baseline, energy=self.controls["energy"].value, svds=self.svds)
         low, high = self.budget_range
         budget = int(np.clip(self.controls["budget"].value / 100 * self.baseline.n_params, low, high))
-        return factorize(self.baseline, ranks=allocate_ranks(self.baseline, budget))
+        return factorize(self.baseline, ranks=allocate_ranks(self.baseline, budget, svds=self.svds), svds=self.svds)
 
     def update(self):
         mode = self.controls["mode"].value

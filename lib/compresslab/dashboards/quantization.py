@@ -28,7 +28,7 @@ CURVE_BITS = {"symmetric": (2, 3, 4, 5, 6, 8, 12, 16), "affine": (2, 3, 4, 5, 6,
               "kmeans": (1, 2, 3, 4, 6, 8), "binary": (1,), "ternary": (2,)}
 MEASURED = {"symmetric": (2, 4, 8), "binary": (1,)}     # settings timed for the measured-speedup points
 CURVE_OPTIONS = dict(granularity="neuron", range_method="mse")
-CACHED_NETWORKS = 12       # settings kept (each a few hundred KB of codes): going back is instant
+CACHED_NETWORKS = 32       # settings kept (codes and decoded weights, ~2.5 MB each): going back is instant
 
 # (dataset, network content) -> what the warm-up computed: the k-means networks
 # (a few hundred KB each), the full curves and the measured points. Kept across
@@ -136,24 +136,37 @@ class QuantizationDashboard(LiveDashboard):
         self._networks.clear()
         self.activation_ranges = activation_ranges(base.network, base.dataset.X_train)    # calibrated once
         key = (name, base.network._content_digest())
-        warm = _CURVES.get(key, lambda: None)
-        if warm is not None and "points" in warm:          # warmed up before (a re-run cell): all at once
-            self._kmeans = warm["kmeans"]
-            self.plot.set_static(curves=warm["curves"], reference_accuracy=base.accuracy,
-                                 measured_points=warm["points"])
-        else:
-            self._kmeans = {}
-            curves = _QUICK.get(key, lambda: quick_curves(base))
-            self.plot.set_static(curves=curves, reference_accuracy=base.accuracy, measured_points=([], []))
-            self.warmup = self.start_warmup(self._warmup_steps(key, base, dict(curves)), name="k-means warm-up")
-        self.qat_report = None
-        self._set_histogram()
+        warm = _CURVES.peek(key)
+        with self.plot.blitter.hold():                  # one full draw for the curves and the histogram
+            if warm is not None and "points" in warm:      # warmed up before (a re-run cell): all at once
+                self._kmeans = warm["kmeans"]
+                self.plot.set_static(curves=warm["curves"], reference_accuracy=base.accuracy,
+                                     measured_points=warm["points"])
+            else:
+                self._kmeans = {}
+                curves = _QUICK.peek(key)
+                self.plot.set_static(curves=curves or {}, reference_accuracy=base.accuracy,
+                                     measured_points=([], []))
+                self.warmup = self.start_warmup(self._warmup_steps(key, base, curves), name="warm-up")
+            self.qat_report = None
+            self._set_histogram()
 
     def _warmup_steps(self, key, base, curves):
-        """Off the build path, one step at a time (``start_warmup``): the k-means
-        network of every bit-width (then a move to k-means is a lookup), the
-        k-means curve, then the measured-speedup points; each lands in the figure
-        when it is ready."""
+        """Off the build path, one step at a time (``start_warmup``): the one-shot
+        curves of every scheme but k-means (~0.5 s: the dashboard appears first),
+        the k-means network of every bit-width (then a move to k-means is a
+        lookup), the k-means curve, then the measured-speedup points; each lands
+        in the figure when it is ready."""
+        if curves is None:
+            curves = {}
+
+            def quick():
+                curves.update(_QUICK.get(key, lambda: quick_curves(base)))
+                ready = dict(curves)
+                return lambda: self._warm(base, lambda: self.plot.set_curves(ready))
+            yield quick
+        else:
+            curves = dict(curves)
         kmeans = self._kmeans
         for bits in KMEANS_BITS:
             def fit(bits=bits):

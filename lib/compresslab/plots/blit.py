@@ -1,6 +1,12 @@
 """Redraw only the artists a slider moves (matplotlib's blitting pattern)."""
 from __future__ import annotations
 
+import contextlib
+import struct
+import zlib
+
+import numpy as np
+
 
 class Blitter:
     """The static part of the figure (axes, ticks, precomputed curves) is drawn
@@ -15,6 +21,7 @@ class Blitter:
 
     def __init__(self, fig, artists):
         self.fig, self.artists, self.background = fig, list(artists), None
+        self._held, self._stale = 0, False
         for artist in self.artists:
             artist.set_animated(True)            # left out of full draws: drawn by _on_draw
         fig.canvas.mpl_connect("draw_event", self._on_draw)
@@ -32,9 +39,25 @@ class Blitter:
             artist.draw(event.renderer)
 
     def redraw_static(self):
-        """After the static part changed (new dataset): a full redraw."""
+        """After the static part changed (new dataset): a full redraw (one, at the
+        end, inside ``hold``)."""
         self.background = None
-        self.fig.canvas.draw_idle()
+        if self._held:
+            self._stale = True
+        else:
+            self.fig.canvas.draw_idle()
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Several static changes, one full redraw (a full draw costs ~0.1-0.3 s)."""
+        self._held += 1
+        try:
+            yield self
+        finally:
+            self._held -= 1
+            if not self._held and self._stale:
+                self._stale = False
+                self.fig.canvas.draw_idle()
 
     def update(self):
         canvas = self.fig.canvas
@@ -45,3 +68,69 @@ class Blitter:
         for artist in self.artists:
             self.fig.draw_artist(artist)
         canvas.blit(self.fig.bbox)
+
+
+# --- the image ipympl sends after each redraw ---------------------------------------------
+PNG_DEFLATE_LEVEL = 1
+
+
+def png_bytes(rgba, level: int = PNG_DEFLATE_LEVEL) -> bytes:
+    """An (h, w, 4) uint8 RGBA image as PNG bytes: every row unfiltered (filter
+    type 0) and deflated at ``level``.
+
+    Why not PIL: after each move ipympl sends the changed pixels as a PNG the
+    size of the figure, mostly transparent zeros. PIL tries five row filters
+    per row and deflates at level 6; on a 900 x 440 diff that is ~15 ms, more
+    than the move's own computation. Unfiltered level-1 deflate of the same
+    image takes ~3 ms and is a few KB larger. PNG layout: the 8-byte
+    signature, then IHDR, IDAT and IEND chunks (length, type, data, CRC-32).
+    """
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    if rgba.ndim != 3 or rgba.shape[2] != 4:
+        raise ValueError(f"rgba must have shape (height, width, 4); got {rgba.shape}")
+    height, width, _ = rgba.shape
+    rows = np.zeros((height, 1 + 4 * width), np.uint8)            # column 0: filter type 0 ("none")
+    rows[:, 1:] = rgba.reshape(height, 4 * width)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)     # 8 bits, RGBA, deflate, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + chunk(b"IEND", b""))
+
+
+def diff_image(buffer, last):
+    """What a web canvas sends: ("full", every pixel) when there is no previous
+    image of this size or any pixel is transparent (it could not be overlaid),
+    else ("diff", the changed pixels, zero elsewhere). ``buffer``: the canvas's
+    (h, w, 4) uint8 RGBA pixels; ``last``: the previous (h, w) uint32 view or None.
+    Returns (mode, rgba, this buffer as (h, w) uint32 for the next call)."""
+    pixels = np.asarray(buffer)
+    current = pixels.view(np.uint32).squeeze(2)
+    if last is None or current.shape != last.shape or (pixels[:, :, 3] != 255).any():
+        mode, output = "full", current
+    else:
+        mode, output = "diff", np.where(current != last, current, 0)
+    return mode, output.view(np.uint8).reshape((*output.shape, 4)), current.copy()
+
+
+def send_fast_png(canvas) -> None:
+    """Make a web canvas (ipympl's, matplotlib's WebAgg) encode its updates with
+    ``png_bytes``: matplotlib's ``FigureCanvasWebAggCore.get_diff_image`` with the
+    same full/diff rule (``diff_image``) and a faster encoder. Only this canvas
+    changes; other canvases (Agg, PDF, SVG) are left as they are."""
+    if not hasattr(canvas, "get_diff_image") or not hasattr(canvas, "_png_is_old"):
+        return
+
+    def get_diff_image():
+        if not canvas._png_is_old:
+            return None
+        buffer = canvas.get_renderer().buffer_rgba()
+        last = None if canvas._force_full else canvas._last_buff
+        mode, rgba, canvas._last_buff = diff_image(buffer, last)
+        canvas.set_image_mode(mode)
+        canvas._force_full = canvas._png_is_old = False
+        return png_bytes(rgba)
+
+    canvas.get_diff_image = get_diff_image

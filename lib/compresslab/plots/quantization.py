@@ -8,6 +8,7 @@ from .blit import Blitter
 from .style import PALETTE, SERIES, legend_outside, new_figure, style_axes, styled, suite_style
 
 # One (colour, marker) per scheme, the same in every figure.
+ALPHA_AXIS_MAX = 64 * 1.5    # alpha <= 64 (a 64-bit baseline, at least 1 bit a weight): axes that never jump
 SCHEME_STYLES = {"symmetric": SERIES[0], "affine": SERIES[1], "kmeans": SERIES[2], "binary": SERIES[3],
                  "ternary": SERIES[4], "float": (PALETTE["black"], "*")}
 
@@ -62,32 +63,40 @@ class QuantizationFigure:
             a.set_xlim(1, 100)
             a.set_ylim(0.5, 10)
             a.minorticks_off()
-        self.fig.tight_layout()
 
     def set_static(self, *, curves, reference_accuracy, measured_points):
-        """``curves``: {scheme: (alphas, accuracies)}; ``measured_points``: (alphas, deltas)."""
-        for scheme, line in self.curves.items():
-            line.set_data(*curves.get(scheme, ([], [])))
+        """``curves``: {scheme: (alphas, accuracies)}, any of them (the others may
+        arrive later: ``set_curves``); ``measured_points``: (alphas, deltas)."""
+        for line in self.curves.values():
+            line.set_data([], [])
         self.reference.set_ydata([reference_accuracy] * 2)
-        alphas = np.concatenate([np.asarray(c[0], float) for c in curves.values()] + [[1.0]])
-        accuracies = np.concatenate([np.asarray(c[1], float) for c in curves.values()] + [[reference_accuracy]])
-        for ax in (self.ax_acc, self.ax_speed):
-            ax.set_xlim(0.8, alphas.max() * 1.5)
         self.ax_acc.set_ylim(0.0, 1.02)          # from 0: a collapse (2-bit min-max) stays in view
         legend_outside(self.ax_acc, ncol=3, handles=[*self.curves.values(), self.current, self.qat])
         self.fig.tight_layout()
-        xs = np.geomspace(1, alphas.max() * 1.5, 20)
-        self.memory_line.set_data(xs, xs)
         self.measured_points.set_data(*measured_points)
-        low = min(0.3, np.min(measured_points[1]) / 1.5) if len(measured_points[1]) else 0.3
-        self.ax_speed.set_ylim(low, alphas.max() * 2)
         self.qat.set_data([], [])
+        self.set_curves(curves, measured_points=measured_points)
+
+    def set_curves(self, curves, *, measured_points=None):
+        """Some schemes' curves {scheme: (alphas, accuracies)}, as they arrive; the
+        alpha axes then span every curve shown (at least 1 to ``ALPHA_AXIS_MAX``)."""
+        for scheme, curve in curves.items():
+            self.curves[scheme].set_data(*curve)
+        alphas = np.concatenate([np.asarray(line.get_xdata(), float) for line in self.curves.values()]
+                                + [[ALPHA_AXIS_MAX / 1.5]])
+        top = alphas.max() * 1.5
+        for ax in (self.ax_acc, self.ax_speed):
+            ax.set_xlim(0.8, top)
+        xs = np.geomspace(1, top, 20)
+        self.memory_line.set_data(xs, xs)
+        points = self.measured_points.get_data() if measured_points is None else measured_points
+        low = min(0.3, np.min(points[1]) / 1.5) if len(points[1]) else 0.3
+        self.ax_speed.set_ylim(low, top * 4 / 3)
         self.blitter.redraw_static()
 
     def set_curve(self, scheme, curve):
         """One scheme's curve (alphas, accuracies), when it arrives later (k-means)."""
-        self.curves[scheme].set_data(*curve)
-        self.blitter.redraw_static()
+        self.set_curves({scheme: curve})
 
     def set_measured_points(self, points):
         """The measured-speedup points (alphas, deltas), when they arrive."""
