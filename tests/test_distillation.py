@@ -477,3 +477,34 @@ def test_regression_distillation_reports_per_seed():
     assert np.all(out["teacher_r2"] > 0.5)                          # a learnable linear target
     with pytest.raises(ValueError, match="y must be 1-D"):
         D.regression_distillation(X, y[:-1])
+
+
+# ----------------------------------------------------------------------------
+# The shipped results file: a pruned and a FitNets student recompute exactly
+# ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def results():
+    from compresslab.distillation_results import load_results
+
+    return load_results()
+
+
+def test_stored_pruned_student_recomputes(results):
+    from compresslab import distillation_results as R
+
+    row = [str(n) for n in results["struct_names"]].index(f"pruned {R.PRUNED_SPARSITY:.0%} from the teacher (CSR)")
+    point = R.pruned_point(results, seed=0, distilled=True)
+    assert point["test"] == results["struct_dist_test"][row, 0]
+    from compresslab.pruning import to_sparse
+    assert results["struct_bytes"][row] == to_sparse(R.pruned_start().network, "csr").storage_bits() / 8
+
+
+def test_stored_fitnets_student_recomputes(results):
+    from compresslab import distillation_results as R
+
+    point = R.fitnets_point(results, seed=1)
+    assert point["test"] == results["fitnets_test"][1]
+    np.testing.assert_array_equal(point["hint_mse"], results["fitnets_hint_mse"][1])
+    grid = [tuple(g) for g in results["fitnets_grid"].tolist()]
+    assert grid[int(np.argmax(results["fitnets_grid_val"]))] == tuple(results["fitnets_choice"].tolist())
