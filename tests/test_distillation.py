@@ -285,6 +285,8 @@ def test_pruned_student_bad_masks(digits, digits_net, no_training):
         D.distill(digits_net, pruned, X, y, masks=pruned.masks)
     with pytest.raises(ValueError, match="masks must be a list of boolean arrays, 'zeros' or None; got 'zero'"):
         D.distill(digits_net, pruned.network, X, y, masks="zero")
+    with pytest.raises(TypeError, match="masks must be a list"):
+        D.distill(digits_net, pruned.network, X, y, masks=pruned.masks[0])
     with pytest.raises(ValueError, match="one entry per layer"):
         D.distill(digits_net, pruned.network, X, y, masks=pruned.masks[:1])
     with pytest.raises(ValueError, match=r"masks\[0\] must have shape"):
@@ -492,11 +494,11 @@ def results():
 
 def test_stored_pruned_student_recomputes(results):
     from compresslab import distillation_results as R
+    from compresslab.pruning import to_sparse
 
     row = [str(n) for n in results["struct_names"]].index(f"pruned {R.PRUNED_SPARSITY:.0%} from the teacher (CSR)")
     point = R.pruned_point(results, seed=0, distilled=True)
     assert point["test"] == results["struct_dist_test"][row, 0]
-    from compresslab.pruning import to_sparse
     assert results["struct_bytes"][row] == to_sparse(R.pruned_start().network, "csr").storage_bits() / 8
 
 

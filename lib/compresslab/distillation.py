@@ -37,9 +37,10 @@ Students: any softmax ``Network`` with the teacher's classes and inputs:
 (what ``pruning.prune`` returns, or a network of ``Sparse`` layers: its pruned
 weights stay exactly 0, ``pruned_student``), and ``distill_quantized`` (a b-bit
 student trained with fake quantization and soft targets together: Apprentice,
-Mishra & Marr 2018). ``fitnets`` adds hint training (Romero et al. 2015). References: Hinton et al. 2015; Ba & Caruana
-2014 ("Do Deep Nets Really Need to be Deep?"); Mishra & Marr 2018; Romero et
-al. 2015 ("FitNets: Hints for Thin Deep Nets"); Choudhary et al. 2020 (the survey).
+Mishra & Marr 2018). ``fitnets`` adds hint training (Romero et al. 2015).
+References: Hinton et al. 2015; Ba & Caruana 2014 ("Do Deep Nets Really Need
+to be Deep?"); Mishra & Marr 2018; Romero et al. 2015 ("FitNets: Hints for
+Thin Deep Nets"); Choudhary et al. 2020 (the survey).
 """
 from __future__ import annotations
 
@@ -425,6 +426,9 @@ def pruned_student(student, masks=None):
             raise ValueError(f"masks must be a list of boolean arrays, 'zeros' or None; got {masks!r}")
         masks = [layer.params["weight"] != 0 if "weight" in layer.params
                  else np.ones((layer.n_inputs, layer.n_outputs), dtype=bool) for layer in student.layers]
+    if not isinstance(masks, (list, tuple)):
+        raise TypeError(f"masks must be a list of boolean arrays (one per layer), 'zeros' or None; "
+                        f"got {type(masks).__name__}")
     masks = _check_masks(masks, student)
     for i, (mask, layer) in enumerate(zip(masks, student.layers)):
         if "weight" not in layer.params:
