@@ -212,6 +212,93 @@ def test_any_student_kind(digits, digits_net):
     assert result.layers[0].kind == "lowrank"
 
 
+# ----------------------------------------------------------------------------
+# A pruned student: its zeros stay zero (the pruning module's mask projection)
+# ----------------------------------------------------------------------------
+
+def _pruned_zeros(net, masks):
+    """Every weight a mask prunes, as the network holds it now (all must be 0)."""
+    return np.concatenate([layer.to_dense().weight[~m] for layer, m in zip(net.layers, masks)])
+
+
+@pytest.mark.parametrize("route", ["result", "masks", "zeros", "sparse"])
+@pytest.mark.parametrize("soft_weight", [0.0, 0.8])
+def test_pruned_student_keeps_its_zeros(digits, digits_net, route, soft_weight):
+    from compresslab.pruning import prune
+
+    pruned = prune(_student(hidden=(24,), seed=4), 0.7)
+    student = {"result": pruned, "masks": pruned.network, "zeros": pruned.network,
+               "sparse": pruned.sparse("csr")}[route]
+    masks = {"masks": pruned.masks, "zeros": "zeros"}.get(route)
+    before = _weights(pruned.network)
+    result, _ = D.distill(digits_net, student, digits.X_train, digits.y_train, temperature=3.0,
+                          soft_weight=soft_weight, epochs=6, learning_rate=1e-2, masks=masks, progress=False)
+    assert isinstance(result, Network) and result is not student and result is not pruned.network
+    source = student.network if route == "result" else student
+    assert not any(np.shares_memory(a, b) for a in _weights(result) for b in _weights(source))
+    assert _same(_weights(pruned.network), before)                       # the input is untouched
+    assert np.all(_pruned_zeros(result, pruned.masks) == 0)             # exactly 0, every one of them
+    kept = np.concatenate([layer.to_dense().weight[m] for layer, m in zip(result.layers, pruned.masks)])
+    assert np.count_nonzero(kept) == kept.size                          # the kept ones trained (none lost)
+    assert [layer.kind for layer in result.layers] == [layer.kind for layer in source.layers]
+    assert result.score(digits.X_val, digits.y_val) > 0.5                # it learned (chance: 0.1)
+    mlp = result.to_sklearn()
+    np.testing.assert_allclose(mlp.predict_proba(digits.X_test), result.predict_proba(digits.X_test), atol=1e-12)
+
+
+def test_without_masks_training_revives_pruned_weights(digits, digits_net):
+    """The reference the test above can fail against: a plain dense copy loses its zeros
+    (all but those of pixels that are 0 in every training image: they get no gradient)."""
+    from compresslab.pruning import prune
+
+    pruned = prune(_student(hidden=(24,), seed=4), 0.7)
+    result, _ = D.distill(digits_net, pruned.network, digits.X_train, digits.y_train, epochs=1, progress=False)
+    assert np.count_nonzero(_pruned_zeros(result, pruned.masks)) > 0.5 * np.sum([(~m).sum() for m in pruned.masks])
+
+
+def test_pruned_student_at_soft_weight_zero_is_pruning_fine_tune(digits, digits_net):
+    from compresslab.pruning import fine_tune, prune
+
+    pruned = prune(digits_net, 0.8)
+    distilled, _ = D.distill(digits_net, pruned, digits.X_train, digits.y_train, soft_weight=0.0, epochs=2,
+                             l2=1e-4, random_state=3, progress=False)
+    tuned = fine_tune(pruned, digits.X_train, digits.y_train, epochs=2, random_state=3)
+    assert _same(_weights(distilled), _weights(tuned.network))
+
+
+def test_pruned_student_runs_the_callers_after_step_too(digits, digits_net):
+    from compresslab.pruning import prune
+
+    pruned, calls = prune(_student(seed=1), 0.5), []
+    result, _ = D.distill(digits_net, pruned, digits.X_train[:256], digits.y_train[:256], epochs=1,
+                          batch_size=128, after_step=lambda net: calls.append(_pruned_zeros(net, pruned.masks)),
+                          progress=False)
+    assert len(calls) == 2 and all(np.all(z == 0) for z in calls)      # projected before the caller's hook
+
+
+def test_pruned_student_bad_masks(digits, digits_net, no_training):
+    from compresslab.pruning import prune
+
+    pruned = prune(_student(), 0.5)
+    X, y = digits.X_train, digits.y_train
+    with pytest.raises(ValueError, match="give them once"):
+        D.distill(digits_net, pruned, X, y, masks=pruned.masks)
+    with pytest.raises(ValueError, match="masks must be a list of boolean arrays, 'zeros' or None; got 'zero'"):
+        D.distill(digits_net, pruned.network, X, y, masks="zero")
+    with pytest.raises(TypeError, match="masks must be a list"):
+        D.distill(digits_net, pruned.network, X, y, masks=pruned.masks[0])
+    with pytest.raises(ValueError, match="one entry per layer"):
+        D.distill(digits_net, pruned.network, X, y, masks=pruned.masks[:1])
+    with pytest.raises(ValueError, match=r"masks\[0\] must have shape"):
+        D.distill(digits_net, pruned.network, X, y, masks=[m.T for m in pruned.masks])
+    lowrank = D.lowrank_student(digits_net, [8, 8, 10])
+    with pytest.raises(ValueError, match="'lowrank' layer, which has no weight matrix"):
+        D.distill(digits_net, lowrank, X, y, masks=[np.zeros((l.n_inputs, l.n_outputs), bool) | (
+            np.arange(l.n_outputs) > 0) for l in lowrank.layers])
+    with pytest.raises(TypeError, match="after_step"):
+        D.distill(digits_net, pruned, X, y, after_step="project")
+
+
 @pytest.mark.parametrize("scheme,bits,levels", [("symmetric", 2, 4), ("binary", 1, 2)])
 def test_quantized_student_stays_on_its_levels(digits, digits_net, scheme, bits, levels):
     q, _ = D.distill_quantized(digits_net, _student(), digits.X_train, digits.y_train, scheme, bits,
@@ -392,3 +479,34 @@ def test_regression_distillation_reports_per_seed():
     assert np.all(out["teacher_r2"] > 0.5)                          # a learnable linear target
     with pytest.raises(ValueError, match="y must be 1-D"):
         D.regression_distillation(X, y[:-1])
+
+
+# ----------------------------------------------------------------------------
+# The shipped results file: a pruned and a FitNets student recompute exactly
+# ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def results():
+    from compresslab.distillation_results import load_results
+
+    return load_results()
+
+
+def test_stored_pruned_student_recomputes(results):
+    from compresslab import distillation_results as R
+    from compresslab.pruning import to_sparse
+
+    row = [str(n) for n in results["struct_names"]].index(f"pruned {R.PRUNED_SPARSITY:.0%} from the teacher (CSR)")
+    point = R.pruned_point(results, seed=0, distilled=True)
+    assert point["test"] == results["struct_dist_test"][row, 0]
+    assert results["struct_bytes"][row] == to_sparse(R.pruned_start().network, "csr").storage_bits() / 8
+
+
+def test_stored_fitnets_student_recomputes(results):
+    from compresslab import distillation_results as R
+
+    point = R.fitnets_point(results, seed=1)
+    assert point["test"] == results["fitnets_test"][1]
+    np.testing.assert_array_equal(point["hint_mse"], results["fitnets_hint_mse"][1])
+    grid = [tuple(g) for g in results["fitnets_grid"].tolist()]
+    assert grid[int(np.argmax(results["fitnets_grid_val"]))] == tuple(results["fitnets_choice"].tolist())

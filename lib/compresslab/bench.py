@@ -556,6 +556,10 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
             "distillation": (lambda: _lazy("bench_distillation", "bench_distillation")(),
                              "Distillation: 784-h-10 students on mnist-5k, hard labels vs distilled "
                              "(T and soft_weight chosen on validation), test accuracy mean +- sd over seeds"),
+            "distillation-students": (lambda: _lazy("bench_distillation", "students_table")(),
+                                      "Distillation: experiment 4's students (pruned included) from the shipped "
+                                      "results, test accuracy mean +- sd over seeds; last row: plain distillation "
+                                      "(hard_*) vs FitNets hints + distillation (distilled_*)"),
             "distillation-dashboard": (lambda: _lazy("bench_distillation", "bench_distillation_dashboard")(),
                                        "Distillation dashboard: one control change (softened bars, entropies, "
                                        "stored grid, blit), ms"),

@@ -147,11 +147,33 @@ def shipped_table() -> list[dict]:
     return rows
 
 
+STUDENTS_TITLE = ("Distillation: experiment 4's students (pruned included) and FitNets hints, from the shipped "
+                  "results (data/distillation_results.npz); test accuracy mean ± sd over seeds")
+
+
+def students_table() -> list[dict]:
+    """Experiment 4's students and the FitNets comparison from the shipped results (no training)."""
+    from .distillation_results import load_results
+
+    r = load_results()
+    sd = lambda a: float(np.std(a, ddof=1))                                 # noqa: E731
+    rows = [dict(student=str(n), kb=float(b) / 1024, hard_test=float(np.mean(h)), hard_sd=sd(h),
+                 distilled_test=float(np.mean(d)), distilled_sd=sd(d), seeds=len(h))
+            for n, b, h, d in zip(r["struct_names"], r["struct_bytes"], r["struct_hard_test"], r["struct_dist_test"])]
+    t, s, e = (int(c) for c in r["fitnets_choice"])
+    rows.append(dict(student=f"{r['fitnets_student']} + hints (teacher layer {t} -> student layer {s}, {e} epochs)",
+                     kb=rows[0]["kb"], hard_test=float(np.mean(r["fitnets_plain_test"])),
+                     hard_sd=sd(r["fitnets_plain_test"]), distilled_test=float(np.mean(r["fitnets_test"])),
+                     distilled_sd=sd(r["fitnets_test"]), seeds=len(r["fitnets_test"])))
+    return rows                     # FitNets row: "hard" = plain distillation, "distilled" = hints + distillation
+
+
 def main(argv=None):
     from .bench import print_table
 
     print_table(bench_distillation_dashboard(), DASHBOARD_TITLE)
     print_table(shipped_table(), "Shipped results (data/distillation_results.npz)")
+    print_table(students_table(), STUDENTS_TITLE + " (last row: plain distillation vs hints + distillation)")
     print_table(bench_distillation(), TITLE)
 
 

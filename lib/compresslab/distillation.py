@@ -33,12 +33,14 @@ fit it: ``out_of_fold_teacher`` (k-fold), a held-out transfer set
 
 Students: any softmax ``Network`` with the teacher's classes and inputs:
 ``random_network`` of any widths, depth or activation, ``softmax_regression``,
-``lowrank_student`` (the factorized teacher as a start), and
-``distill_quantized`` (a b-bit student trained with fake quantization and soft
-targets together: Apprentice, Mishra & Marr 2018). ``fitnets`` adds hint
-training (Romero et al. 2015). References: Hinton et al. 2015; Ba & Caruana
-2014 ("Do Deep Nets Really Need to be Deep?"); Mishra & Marr 2018; Romero et
-al. 2015 ("FitNets: Hints for Thin Deep Nets"); Choudhary et al. 2020 (the survey).
+``lowrank_student`` (the factorized teacher as a start), a pruned student
+(what ``pruning.prune`` returns, or a network of ``Sparse`` layers: its pruned
+weights stay exactly 0, ``pruned_student``), and ``distill_quantized`` (a b-bit
+student trained with fake quantization and soft targets together: Apprentice,
+Mishra & Marr 2018). ``fitnets`` adds hint training (Romero et al. 2015).
+References: Hinton et al. 2015; Ba & Caruana 2014 ("Do Deep Nets Really Need
+to be Deep?"); Mishra & Marr 2018; Romero et al. 2015 ("FitNets: Hints for
+Thin Deep Nets"); Choudhary et al. 2020 (the survey).
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ import hashlib
 
 import numpy as np
 
-from ._validation import check_array_2d, check_choice, check_float, check_int, check_labels, check_network
+from ._validation import (check_array_2d, check_callable, check_choice, check_float, check_int, check_labels,
+                          check_network)
 from ._validation import check_random_state as check_seed
 from .network import Dense, Network, random_network
 
@@ -390,8 +393,54 @@ def downsample(X, factor=2, *, side=28) -> np.ndarray:
     return X.reshape(-1, s, factor, s, factor).mean(axis=(2, 4)).reshape(-1, s * s)   # (n, s*s)
 
 
+def pruned_student(student, masks=None):
+    """``(network, masks)``: the network a pruned student trains and the masks that keep
+    its pruned weights at exactly 0 (None: nothing to keep).
+
+    student : a ``Network``, or a ``pruning.PruneResult`` (what ``prune`` returns:
+        its network and its masks are used).
+    masks : for a ``Network``: None (no pruned weights to keep), a list with one
+        boolean array per layer shaped like its weight (True = kept, as
+        ``PruneResult.masks``), or "zeros": every weight that is exactly 0 now
+        stays 0 (a pruned network saved and loaded without its masks).
+
+    The masks are kept the way ``pruning.fine_tune`` keeps them: the engine's
+    ``after_step`` hook ``pruning.mask_projection`` sets the pruned weights back
+    to 0 after every optimizer step (Adam's momentum and the L2 term would move
+    them). A ``Sparse`` layer needs no mask: it stores only its surviving
+    weights, so training cannot revive the others; its mask entry is ignored.
+    A mask that prunes a layer of another kind (low-rank factors) is an error.
+    """
+    from .pruning import PruneResult, _check_masks
+
+    if isinstance(student, PruneResult):
+        if masks is not None:
+            raise ValueError("masks come with a PruneResult student (student.masks); give them once, got "
+                             f"masks={type(masks).__name__} as well")
+        student, masks = student.network, student.masks
+    check_network("student", student)
+    if masks is None:
+        return student, None
+    if isinstance(masks, str):
+        if masks != "zeros":
+            raise ValueError(f"masks must be a list of boolean arrays, 'zeros' or None; got {masks!r}")
+        masks = [layer.params["weight"] != 0 if "weight" in layer.params
+                 else np.ones((layer.n_inputs, layer.n_outputs), dtype=bool) for layer in student.layers]
+    if not isinstance(masks, (list, tuple)):
+        raise TypeError(f"masks must be a list of boolean arrays (one per layer), 'zeros' or None; "
+                        f"got {type(masks).__name__}")
+    masks = _check_masks(masks, student)
+    for i, (mask, layer) in enumerate(zip(masks, student.layers)):
+        if "weight" not in layer.params:
+            if layer.kind != "sparse" and not mask.all():
+                raise ValueError(f"masks[{i}] prunes {int((~mask).sum())} weights of a {layer.kind!r} layer, which "
+                                 "has no weight matrix to mask; prune a network of dense layers")
+            masks[i] = np.ones_like(mask)             # Sparse: the structure keeps its zeros
+    return student, (masks if not all(m.all() for m in masks) else None)
+
+
 def distill(teacher, student, X, y, *, temperature=4.0, soft_weight=0.9, epochs=10, X_transfer=None,
-            student_input=None, random_state=0, **train_kwargs):
+            student_input=None, masks=None, random_state=0, **train_kwargs):
     """Train a copy of ``student`` on the labels and the teacher's soft targets; return
     ``(student, history)``. The input student and the teacher are never changed.
 
@@ -407,6 +456,9 @@ def distill(teacher, student, X, y, *, temperature=4.0, soft_weight=0.9, epochs=
         (e.g. ``downsample``: the student sees 14 x 14 images, the teacher 28 x 28).
         The teacher's soft targets come from X; the student trains on
         ``student_input(X)`` and must be scored on ``student_input`` of the test rows.
+    student, masks : a pruned student is a ``pruning.PruneResult``, a network with
+        ``masks`` (a list, or "zeros"), or a network of ``Sparse`` layers: its pruned
+        weights stay exactly 0 (``pruned_student``); the result is a ``Network``.
     train_kwargs : passed to ``training.train`` (batch_size, learning_rate, l2,
         weight_transform, X_test, y_test, progress, on_epoch, ...).
 
@@ -417,6 +469,7 @@ def distill(teacher, student, X, y, *, temperature=4.0, soft_weight=0.9, epochs=
 
     if student_input is not None and not callable(student_input):
         raise TypeError(f"student_input must be a function of X (or None); got {type(student_input).__name__}")
+    student, masks = pruned_student(student, masks)
     teacher = _check_pair(teacher, student, same_inputs=student_input is None)
     T = check_temperature(temperature)
     w = check_float("soft_weight", soft_weight, low=0, high=1)
@@ -442,9 +495,29 @@ def distill(teacher, student, X, y, *, temperature=4.0, soft_weight=0.9, epochs=
             raise ValueError(f"student_input must keep one row per image ({X.shape[0]}); got {X_student.shape[0]}")
     logits = teacher_logits(teacher, X, T)                # (n_rows, n_classes)
     result = student.copy()
+    if masks is not None:
+        from .pruning import mask_projection
+
+        mask_projection(masks)(result)                    # start on the allowed weights too
+        train_kwargs["after_step"] = _keep_masks(masks, train_kwargs.get("after_step"))
     history = train(result, X_student, y, epochs=epochs, teacher_logits=logits, temperature=T, soft_weight=w,
                     hard_weight=hard_weight, random_state=random_state, **train_kwargs)
     return result, history
+
+
+def _keep_masks(masks, after_step=None):
+    """The pruning module's own ``after_step`` hook (``mask_projection``), then the caller's, if any."""
+    from .pruning import mask_projection
+
+    project = mask_projection(masks)
+    if after_step is None:
+        return project
+    check_callable("after_step", after_step)
+
+    def both(network):
+        project(network)
+        after_step(network)
+    return both
 
 
 def softmax_regression(n_features, classes=10, *, random_state=0) -> Network:

@@ -12,9 +12,12 @@ machine) followed by ``--fix-oof`` (which refits the deterministic out-of-fold
 teacher, checks it against the stored logits, stores them in float64 and
 redoes the out-of-fold arm of experiment 3, whose rows had been misaligned);
 the command as it stands now writes the same file in one go.
-``--regression`` redoes experiment 5 only.
+``--regression`` redoes experiment 5 only; ``--pruned`` redoes the pruned
+student of experiment 4 and ``--fitnets`` the hint-training comparison (each
+well under a minute of CPU; the flags combine), keeping the rest of the file.
 tests/test_distillation_dashboard.py recomputes a grid point from the stored
-teacher logits and gets the same accuracies.
+teacher logits and gets the same accuracies; tests/test_distillation.py does
+the same for a pruned student and a FitNets student.
 
 The rules, fixed before anything is measured:
 
@@ -27,7 +30,15 @@ The rules, fixed before anything is measured:
   (early stopping on validation; QAT students: their last epoch);
 - temperature and soft_weight are chosen on validation (the grid, seed 0);
   test accuracy is only reported;
-- seeds 0, 1, 2 wherever two students are compared.
+- seeds 0, 1, 2 wherever two students are compared;
+- the pruned student is the shipped teacher pruned to ``PRUNED_SPARSITY``
+  (magnitude, global), its masks kept while it trains (``distill``'s pruned
+  student); its size is that of its CSR form;
+- FitNets: the hint is a hidden layer of the shipped teacher (hints need one
+  network; the out-of-fold teacher is three), the hint stage's teacher layer,
+  student layer and epochs chosen on validation (seed 0), then the same
+  distillation as the plain student (out-of-fold soft targets, same T, soft
+  weight, epochs and early stopping).
 """
 from __future__ import annotations
 
@@ -53,6 +64,9 @@ N_FOLDS, TEACHER_MAX_ITER, EARLY_MAX_ITER = 3, 30, 3
 N_LABELLED = 500
 OMITTED = 3
 LOWRANK_RANKS = (10, 10, 10)
+PRUNED_SPARSITY = 0.95
+FITNETS_STUDENT = ("2 layers", 30)                       # the thin, deeper student of experiment 4
+FITNETS_GRID = dict(teacher_layer=(1, 2), student_layer=(1, 2), hint_epochs=(2, 5, 10))
 REGRESSION = dict(teacher_hidden=(50, 50), student_hidden=(3,), early_stopping=True, max_iter=500)
 
 
@@ -76,7 +90,9 @@ def fit_student(student, X, y, ds, *, logits=None, T=1.0, w=0.0, X_transfer_logi
     """Train a copy of ``student`` (engine, soft targets from precomputed ``logits``) and
     return dict(val, test, epoch, network): the accuracies at the epoch of best
     validation accuracy. ``transform``: the student's view of an image (downsample);
-    ``on_epoch(epoch, history)``: called after each epoch (a progress bar)."""
+    ``on_epoch(epoch, history)``: called after each epoch (a progress bar).
+    ``student`` may be a ``pruning.PruneResult``: its masks are kept as ``distill`` keeps them."""
+    student, masks = D.pruned_student(student)
     view = (lambda A: A) if transform is None else transform
     hard_weight = None
     if X_transfer is not None:                       # as distill(): transfer rows get no hard loss
@@ -88,6 +104,7 @@ def fit_student(student, X, y, ds, *, logits=None, T=1.0, w=0.0, X_transfer_logi
     Xs, Xv, Xt = view(X), view(ds.X_val), view(ds.X_test)
     net = student.copy()
     curve = []
+    after_step = None if masks is None else D._keep_masks(masks)
 
     def score(epoch, history):
         curve.append((net.score(Xv, ds.y_val), net.score(Xt, ds.y_test)))
@@ -95,7 +112,7 @@ def fit_student(student, X, y, ds, *, logits=None, T=1.0, w=0.0, X_transfer_logi
             on_epoch(epoch, history)
 
     train(net, Xs, y, epochs=epochs, teacher_logits=logits if w > 0 else None, temperature=T, soft_weight=w,
-          hard_weight=hard_weight, random_state=seed, progress=False, on_epoch=score)
+          hard_weight=hard_weight, random_state=seed, progress=False, on_epoch=score, after_step=after_step)
     best = int(np.argmax([v for v, _ in curve]))
     return dict(val=curve[best][0], test=curve[best][1], epoch=best + 1, network=net)
 
@@ -263,6 +280,7 @@ def compute(quick=False) -> dict:
         _log(f"structure {scheme} {bits}: hard {np.mean(h):.3f} distilled {np.mean(d):.3f}")
     out.update(struct_names=np.array(struct_names), struct_hard_test=np.array(struct_hard),
                struct_dist_test=np.array(struct_dist), struct_bytes=np.array(struct_bytes))
+    add_pruned(out, ds, V, T, w, seeds, shipped)
     # the other families on the same axes: the shipped teacher compressed without retraining
     from .lowrank import factorize
     from .quantization import quantize
@@ -272,8 +290,94 @@ def compute(quick=False) -> dict:
                family_bytes=np.array([n.storage_bits() / 8 for n in others.values()]),
                family_test=np.array([n.score(ds.X_test, ds.y_test) for n in others.values()]))
 
+    out.update(fitnets(ds, V, T, w, seeds, shipped, quick))
     out.update(regression(quick))
     return out
+
+
+def pruned_start(shipped=None):
+    """The pruned student's start: the shipped teacher pruned to ``PRUNED_SPARSITY`` (a ``PruneResult``)."""
+    from .pruning import prune
+
+    return prune(D.default_teacher() if shipped is None else shipped, PRUNED_SPARSITY)
+
+
+def add_pruned(out, ds, V, T, w, seeds, shipped=None):
+    """4, the pruned student: its row (re)placed at the end of the ``struct_*`` arrays of ``out``."""
+    from .pruning import to_sparse
+
+    start = pruned_start(shipped)
+    h = [fit_student(start, ds.X_train, ds.y_train, ds, seed=seed)["test"] for seed in seeds]
+    d = [fit_student(start, ds.X_train, ds.y_train, ds, logits=V, T=T, w=w, seed=seed)["test"] for seed in seeds]
+    name = f"pruned {PRUNED_SPARSITY:.0%} from the teacher (CSR)"
+    keep = [i for i, n in enumerate(out["struct_names"]) if not str(n).startswith("pruned")]
+    out["struct_names"] = np.array([str(out["struct_names"][i]) for i in keep] + [name])
+    for key, row in (("struct_hard_test", h), ("struct_dist_test", d),
+                     ("struct_bytes", to_sparse(start.network, "csr").storage_bits() / 8)):
+        out[key] = np.concatenate([np.asarray(out[key])[keep], [row]])
+    out["pruned_sparsity"] = np.array(start.sparsity)
+    out["pruned_start_test"] = np.array(start.network.score(ds.X_test, ds.y_test))
+    _log(f"structure pruned: hard {np.mean(h):.3f} distilled {np.mean(d):.3f}")
+    return out
+
+
+def fitnets_run(ds, V, T, w, seed, shipped, teacher_layer, student_layer, hint_epochs):
+    """One FitNets student: hint stage (``D.hint_train``) then the plain student's distillation."""
+    kind, width = FITNETS_STUDENT
+    guided, history = D.hint_train(shipped, make_student(kind, width, seed), ds.X_train,
+                                   student_layer=student_layer, teacher_layer=teacher_layer, epochs=hint_epochs,
+                                   random_state=seed, progress=False)
+    r = fit_student(guided, ds.X_train, ds.y_train, ds, logits=V, T=T, w=w, seed=seed)
+    return dict(r, hint_mse=history.hint_mse)
+
+
+def fitnets(ds, V, T, w, seeds, shipped=None, quick=False) -> dict:
+    """Hints (Romero et al. 2015) against plain distillation for the same student and seeds."""
+    shipped = D.default_teacher() if shipped is None else shipped
+    kind, width = FITNETS_STUDENT
+    grid = [(t, s, e) for t in FITNETS_GRID["teacher_layer"] for s in FITNETS_GRID["student_layer"]
+            for e in FITNETS_GRID["hint_epochs"]]
+    if quick:
+        grid = grid[:2]
+    grid_val = [fitnets_run(ds, V, T, w, seeds[0], shipped, *g)["val"] for g in grid]
+    choice = grid[int(np.argmax(grid_val))]                         # the first best: validation, seed 0
+    hard, plain, hints, mse = [], [], [], []
+    for seed in seeds:
+        student = make_student(kind, width, seed)
+        hard.append(fit_student(student, ds.X_train, ds.y_train, ds, seed=seed)["test"])
+        plain.append(fit_student(student, ds.X_train, ds.y_train, ds, logits=V, T=T, w=w, seed=seed)["test"])
+        r = fitnets_run(ds, V, T, w, seed, shipped, *choice)
+        hints.append(r["test"])
+        mse.append(r["hint_mse"])
+    _log(f"fitnets {choice}: plain {np.mean(plain):.3f} hints {np.mean(hints):.3f} hard {np.mean(hard):.3f}")
+    return dict(fitnets_student=np.array(f"{kind} ({width})"), fitnets_grid=np.array(grid),
+                fitnets_grid_val=np.array(grid_val), fitnets_choice=np.array(choice),
+                fitnets_hard_test=np.array(hard), fitnets_plain_test=np.array(plain),
+                fitnets_test=np.array(hints), fitnets_hint_mse=np.array(mse))
+
+
+def pruned_point(results, seed=0, distilled=True):
+    """Recompute one pruned student of experiment 4 from the stored teacher logits: dict(val, test, epoch)."""
+    from threadpoolctl import threadpool_limits
+
+    ds = load_dataset("mnist-5k")
+    T, w = (float(v) for v in results["pitfall_Tw"])
+    kw = dict(logits=results["teacher_train_logits"].astype(float), T=T, w=w) if distilled else {}
+    with threadpool_limits(limits=1):
+        r = fit_student(pruned_start(), ds.X_train, ds.y_train, ds, seed=seed, **kw)
+    return {k: r[k] for k in ("val", "test", "epoch")}
+
+
+def fitnets_point(results, seed=0):
+    """Recompute one FitNets student at the stored choice: dict(val, test, epoch, hint_mse)."""
+    from threadpoolctl import threadpool_limits
+
+    ds = load_dataset("mnist-5k")
+    T, w = (float(v) for v in results["pitfall_Tw"])
+    with threadpool_limits(limits=1):
+        r = fitnets_run(ds, results["teacher_train_logits"].astype(float), T, w, seed, D.default_teacher(),
+                        *(int(c) for c in results["fitnets_choice"]))
+    return {k: r[k] for k in ("val", "test", "epoch", "hint_mse")}
 
 
 def less_labelled(ds, V, T, w, size, seeds, arms=(0, 1, 2)) -> dict:
@@ -335,9 +439,21 @@ def main(argv=None):
     quick = "--quick" in argv
     from threadpoolctl import threadpool_limits
     t0 = time.perf_counter()
+    parts = [flag for flag in ("--regression", "--pruned", "--fitnets") if flag in argv]
     with threadpool_limits(limits=1):
-        if "--regression" in argv:              # redo part 5 only, keep the rest of the file
-            results = {**load_results(), **regression(quick)}
+        if parts:                               # redo these parts only, keep the rest of the file
+            results = load_results()
+            if "--regression" in parts:
+                results.update(regression(quick))
+            if "--pruned" in parts or "--fitnets" in parts:
+                ds = load_dataset("mnist-5k")
+                V = results["teacher_train_logits"].astype(float)
+                T, w = (float(v) for v in results["pitfall_Tw"])
+                seeds = tuple(int(s) for s in results["seeds"])
+                if "--pruned" in parts:
+                    add_pruned(results, ds, V, T, w, seeds)
+                if "--fitnets" in parts:
+                    results.update(fitnets(ds, V, T, w, seeds, quick=quick))
         elif "--fix-oof" in argv:
             # a file written before two fixes: the out-of-fold training logits stored in float32
             # (the students trained on the float64 ones: refit the deterministic teacher), and

@@ -197,6 +197,7 @@ def plot_accuracy_vs_bytes(names, kbytes, hard, distilled, *, others=None):
     fig, ax = new_figure(1, 1, figsize=(9, 4.4))
     for i, (name, kb) in enumerate(zip(names, kbytes)):
         color, marker = SERIES[i % len(SERIES)]
+        marker = SERIES[(i + i // len(SERIES)) % len(SERIES)][1]     # past 7 students: a new colour-marker pair
         h, d = np.mean(hard[i]), np.mean(distilled[i])
         ax.plot([kb, kb], [h, d], "-", color=color, lw=1)
         ax.plot(kb, h, marker, mfc="white", color=color, ms=8)
