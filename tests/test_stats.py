@@ -223,3 +223,13 @@ def test_compare_paired_uses_mcnemar_and_bonferroni():
 def test_verdict_arguments_are_checked(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("values, shown", [
+    ([0.934, 0.9374, 0.941], "0.9375 ± 0.0035"),       # mean and sd to the same decimal place
+    ([0.90, 0.92, 0.94], "0.920 ± 0.020"),
+    ([1.0, 1.0, 1.0], "1.000 ± 0.000"),                 # no spread: still three decimals, not "1 ± 0"
+    ([88.0, 95.0, 102.0], "95.0 ± 7.0"),
+])
+def test_mean_sd_prints_mean_and_sd_to_one_precision(values, shown):
+    assert str(mean_sd(values)).startswith(shown + " (mean ± sd of 3 runs)")

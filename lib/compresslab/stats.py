@@ -68,8 +68,17 @@ class MeanSD:
         """Standard error of the mean: sd / sqrt(n)."""
         return self.sd / math.sqrt(self.n)
 
+    @property
+    def decimals(self) -> int:
+        """Decimals that show the sd to two significant digits (the mean to the
+        same place: "0.9374 ± 0.0035", "95.3 ± 7.2"); 3 when the sd is 0."""
+        if self.sd == 0:
+            return 3
+        return int(min(6, max(0, 1 - math.floor(math.log10(abs(self.sd))))))
+
     def __str__(self):
-        return f"{self.mean:.4g} ± {self.sd:.2g} (mean ± sd of {self.n} runs)"
+        d = self.decimals
+        return f"{self.mean:.{d}f} ± {self.sd:.{d}f} (mean ± sd of {self.n} runs)"
 
 
 def mean_sd(values) -> MeanSD:
