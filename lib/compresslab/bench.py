@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import load_dataset
-from .metrics import blas_threads, evaluate
+from .metrics import _blas_threads_limited, blas_threads, evaluate
 from .stats import relative_mad
 from .models import load_pretrained
 from .network import activate, from_sklearn
@@ -475,9 +475,13 @@ def bench_training(name="mnist-5k", batch_size=128, repeats=11) -> list[dict]:
     def ours(network, **kwargs):
         return lambda: train(network.copy(), X, y, epochs=1, batch_size=batch_size, progress=False, **kwargs)
 
-    sk_s, f64_s, f32_s, acc_s = interleaved_medians(
-        [_sklearn_one_epoch(mlp, X, y, batch_size), ours(net), ours(net32), ours(net, track_accuracy=True)],
-        repeats=repeats)
+    # One BLAS thread for every contender, as every timing of the suite: with two
+    # threads on a shared 2-core machine, BLAS threads wait on each other and an
+    # epoch's time swings by 10x with the load (1.65 s against 0.15 s idle, seen here).
+    with _blas_threads_limited(1):
+        sk_s, f64_s, f32_s, acc_s = interleaved_medians(
+            [_sklearn_one_epoch(mlp, X, y, batch_size), ours(net), ours(net32), ours(net, track_accuracy=True)],
+            repeats=repeats)
     what = f"{name}, {len(X)} images, batch {batch_size}"
     rows = [dict(measure=f"epoch, scikit-learn MLPClassifier ({what})", ms=1e3 * sk_s, ratio=1.0,
                  relative_to="scikit-learn"),
@@ -547,7 +551,7 @@ SECTIONS = {"core": (bench_core, "Core: forward pass (test set) through Network 
             "speed-stability": (bench_speed_stability, "Speed stability: measured delta of low-rank LeNet-300-100 "
                                 "(mnist-5k), 10 readings per setting, alternating; target MAD/median <= 15 %"),
             "training": (bench_training, "Training: one Adam epoch, scikit-learn vs train (float64, float32), "
-                                         "timed in turns; quantize per scheme, ms"),
+                                         "timed in turns, 1 BLAS thread; quantize per scheme, ms"),
             "pruning": (lambda: _lazy("bench_pruning", "bench_pruning")(),
                         "Pruning: LeNet-300-100 (mnist-5k), magnitude, global; CSR network; alpha by .npz bytes "
                         "vs float64 dense; delta at batch 1 and 1,000, 1 thread"),
