@@ -10,7 +10,7 @@ metrics -> techniques).
 """
 from __future__ import annotations
 
-from .lowrank import allocate_ranks, factorize
+from .lowrank import allocate_ranks, factorize, layer_svds
 from .metrics import sweep
 from .network import Network
 from .quantization import canonical_setting, quantize
@@ -20,14 +20,17 @@ def sweep_energy(network: Network, dataset, energies, **evaluate_kwargs) -> list
     """``metrics.Report`` of ``factorize(network, energy=e)`` for each energy e,
     against ``network``: the layer-by-layer curve. ``evaluate_kwargs`` go to
     ``metrics.evaluate`` (e.g. ``measure=False`` for accuracy and size only)."""
-    return sweep(lambda e: factorize(network, energy=e).network, energies, dataset, network, **evaluate_kwargs)
+    svds = layer_svds(network)                  # once: every point slices the same SVDs
+    return sweep(lambda e: factorize(network, energy=e, svds=svds).network, energies, dataset, network,
+                 **evaluate_kwargs)
 
 
 def sweep_budget(network: Network, dataset, budgets, **evaluate_kwargs) -> list:
     """``metrics.Report`` of the ``allocate_ranks`` network for each parameter
     budget: the global-allocation curve."""
-    return sweep(lambda b: factorize(network, ranks=allocate_ranks(network, int(b))).network, budgets, dataset,
-                 network, **evaluate_kwargs)
+    svds = layer_svds(network)
+    return sweep(lambda b: factorize(network, ranks=allocate_ranks(network, int(b), svds=svds), svds=svds).network,
+                 budgets, dataset, network, **evaluate_kwargs)
 
 
 def sweep_schemes(network: Network, dataset, bits_per_scheme: dict, *, granularity="neuron",

@@ -59,7 +59,6 @@ class LowRankFigure:
             a.set_xlim(1, 100)                  # placeholders until set_static (log axes)
             a.set_ylim(0.01, 1)
             a.minorticks_off()
-        self.fig.tight_layout()
 
     def set_static(self, *, energy_curve, global_curve, flops_curve, measured_points, reference_accuracy,
                    spectra, layer_names):
