@@ -486,3 +486,27 @@ def test_a_precomputed_point_is_reproduced():
     shipped, now = runs["scopes.pred"][0, 0], again["scopes.pred"][0]
     assert np.mean(shipped == now) >= 0.995          # the same run; BLAS may round differently elsewhere
     assert again["scopes.val"][0] == pytest.approx(runs["scopes.val"][0, 0], abs=0.004)
+
+
+def test_speed_only_regeneration_keeps_the_seeded_runs(tmp_path, monkeypatch):
+    """``--regenerate --speed-only`` replaces the speed curves and the machine line, nothing else."""
+    import shutil
+
+    from compresslab import pruning_experiments
+    from compresslab.data import data_dir
+
+    path = tmp_path / "experiments.npz"
+    shutil.copy(data_dir() / pruning_experiments.EXPERIMENTS_FILE, path)
+    before = pruning_experiments.load_experiments(path)
+    new_speed = {key: np.full_like(value, 7.0) for key, value in before.items()
+                 if key.startswith("speed.csr") or key.startswith("speed.neurons_b")}
+    monkeypatch.setattr(pruning_experiments, "speed_curves", lambda: dict(new_speed))
+    pruning_experiments.main(["--regenerate", "--speed-only", "--output", str(path)])
+    after = pruning_experiments.load_experiments(path)
+    assert set(after) == set(before) and list(tmp_path.iterdir()) == [path]     # no temporary left
+    for key, value in before.items():
+        if key in new_speed:
+            np.testing.assert_array_equal(after[key], 7.0)
+        elif key != "machine":
+            np.testing.assert_array_equal(after[key], value)
+    assert "load average" in str(after["machine"])

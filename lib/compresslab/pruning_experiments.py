@@ -245,8 +245,6 @@ def speed_curves(max_seconds=0.5) -> dict:
 
 def regenerate(path=None, seeds=EXPERIMENT_SEEDS, names=None, progress=print) -> str:
     """Run every precomputed experiment for every seed and the speed curves; write the .npz."""
-    import os
-    import platform
     import time
 
     from .data import data_dir
@@ -265,11 +263,48 @@ def regenerate(path=None, seeds=EXPERIMENT_SEEDS, names=None, progress=print) ->
     arrays.update(speed_curves())
     progress(f"speed curves: {time.perf_counter() - start:.0f} s")
     arrays["seeds"] = np.array(seeds)
-    arrays["machine"] = np.array(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                                 f"load average {os.getloadavg()[0]:.1f} while measuring, "
-                                 f"numpy {np.__version__}")
-    np.savez_compressed(path, **arrays)
+    arrays["machine"] = _machine()
+    _write(path, arrays)
     return str(path)
+
+
+def regenerate_speed(path=None, progress=print) -> str:
+    """Measure the speed curves again and replace them (and the machine line) in the
+    existing file; the seeded experiments are kept. Run it on a quiet machine."""
+    import time
+
+    from .data import data_dir
+
+    path = data_dir() / EXPERIMENTS_FILE if path is None else path
+    arrays = load_experiments(path)
+    start = time.perf_counter()
+    arrays.update(speed_curves())
+    progress(f"speed curves: {time.perf_counter() - start:.0f} s")
+    arrays["machine"] = _machine()
+    _write(path, arrays)
+    return str(path)
+
+
+def _machine():
+    import os
+    import platform
+
+    return np.array(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                    f"load average {os.getloadavg()[0]:.1f} while measuring, numpy {np.__version__}")
+
+
+def _write(path, arrays):
+    """``np.savez_compressed`` to a temporary file, then renamed: a killed run leaves the old file whole."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    temporary = path.with_name(path.name + ".partial.npz")
+    try:
+        np.savez_compressed(temporary, **arrays)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def load_experiments(path=None) -> dict:
@@ -288,12 +323,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m compresslab.pruning_experiments",
                                      description="Regenerate the pruning notebook's precomputed experiments.")
     parser.add_argument("--regenerate", action="store_true", help=f"write data/{EXPERIMENTS_FILE}")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="with --regenerate: measure the speed curves again, keep the seeded runs")
     parser.add_argument("--output", default=None, help="another path for the .npz")
     args = parser.parse_args(argv)
     if not args.regenerate:
         parser.print_help()
         return
-    print("wrote", regenerate(args.output))
+    print("wrote", (regenerate_speed if args.speed_only else regenerate)(args.output))
 
 
 if __name__ == "__main__":
