@@ -15,6 +15,11 @@ against ``Sparse`` by the tests). Once the controls are still, the timing API
 (``LiveDashboard.schedule_measurement``) deflates the real .npz of the stored
 network and times it against the dense baseline, interleaved, at batch 1 and
 at the 1,000 test images; the batch control says which one the readout shows.
+
+First visits stay quick: a ranking with the output layer spared is derived from
+the one without (``spared``: no second scoring pass), and the neuron rankings
+are computed by a warm-up in the background (``LiveDashboard.start_warmup``)
+right after the dashboard appears.
 """
 from __future__ import annotations
 
@@ -25,8 +30,8 @@ import numpy as np
 
 from ..metrics import as_baseline, evaluate
 from ..plots.pruning import PruningFigure
-from ..pruning import (SPARSE_FORMATS, apply_masks, dead_inputs, fine_tune, prune, rank_neurons, rank_weights,
-                       shrink, stored_size, to_sparse)
+from ..pruning import (SPARSE_FORMATS, Ranking, apply_masks, dead_inputs, fine_tune, prune, rank_neurons,
+                       rank_weights, shrink, stored_size, to_sparse)
 from ..pruning_experiments import load_experiments
 from .base import LRU, LiveDashboard, accuracy_text, fmt_bytes, readout_table, shared_baseline
 
@@ -38,6 +43,7 @@ CRITERIA = ("magnitude", "taylor", "random")
 CURVE_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
 NEURON_CURVE_FRACTIONS = (0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 CACHED_RANKINGS = 12          # criterion x scope x output spared: ~2 MB each
+READOUT_HEIGHT = "350px"      # as tall as the controls beside it: every row shows, fine-tuned included
 CACHED_NETWORKS = 8           # stored networks of the last settings (the timing API times them)
 
 # network content -> the one-shot curves: computed once per kernel, kept across re-built dashboards
@@ -72,6 +78,26 @@ def one_shot_curves(network, dataset, rankings) -> dict:
     return curves
 
 
+def spared(ranking: Ranking) -> Ranking:
+    """``ranking`` with the output layer spared: exactly what ``rank_weights(...,
+    spare_output=True)`` returns, without scoring the weights again (taylor needs a
+    pass over the training data, and every criterion a sort of 266,200 scores).
+
+    Per layer, the orders are the same; only the output layer stops being prunable.
+    Global, the output layer's weights come last in the concatenation, so the spared
+    order is the full one without their indices: a stable sort restricted to a prefix
+    keeps the prefix's (score, position) order."""
+    if ranking.prunable != list(range(len(ranking.shapes))):
+        raise ValueError(f"ranking must have every layer prunable; got prunable={ranking.prunable}")
+    prunable = ranking.prunable[:-1]
+    if ranking.scope == "global":
+        n = sum(ranking.sizes[i] for i in prunable)
+        order = [ranking.order[0][ranking.order[0] < n]]
+    else:
+        order = list(ranking.order)
+    return dataclasses.replace(ranking, prunable=prunable, order=order)
+
+
 def shipped_speed():
     """The shipped speed curves, or (None, why not)."""
     try:
@@ -95,12 +121,13 @@ class PruningDashboard(LiveDashboard):
     def __init__(self, sparsity=0.9, criterion="magnitude", scope="global", structure="weights", fmt="csr",
                  fine_tune_epochs=3):
         toggle = {"button_width": "82px", "description_width": "80px"}
+        wide = {**toggle, "button_width": "96px"}          # "magnitude" fits without an ellipsis
         controls = {
             "sparsity": widgets.SelectionSlider(options=[(f"{p:g} %", p / 100) for p in SPARSITY_PERCENT],
                                                 value=sparsity, description="sparsity", continuous_update=False,
                                                 style={"description_width": "80px"}),
             "criterion": widgets.ToggleButtons(options=CRITERIA, value=criterion, description="criterion",
-                                               style=toggle),
+                                               style=wide),
             "scope": widgets.ToggleButtons(options=("global", "layer"), value=scope, description="scope",
                                            style=toggle),
             "output": widgets.ToggleButtons(options=(("prune", False), ("spare", True)), value=False,
@@ -115,7 +142,9 @@ class PruningDashboard(LiveDashboard):
         }
         settings = ["sparsity", "criterion", "scope", "output", "structure", "format", "batch"]
         super().__init__(controls, PruningFigure(), settings, panel_width="440px", trainer="fine_tune")
+        self.readout.layout.height = READOUT_HEIGHT
         self.tuned, self.tuned_text, self.note = [], "", ""
+        self.warmup = None            # the thread computing the neuron rankings (see _warmup_steps)
         self._rankings = LRU(CACHED_RANKINGS)
         self._neuron_rankings = LRU(2 * len(CRITERIA))
         self._stored = LRU(CACHED_NETWORKS)
@@ -138,12 +167,24 @@ class PruningDashboard(LiveDashboard):
         speed, note = shipped_speed()
         self.plot.set_static(reference_accuracy=self.base_report.accuracy, speed=speed, speed_note=note)
         self.speed_note = note
+        self.warmup = self.start_warmup(self._warmup_steps(), name="neuron rankings")
+
+    def _warmup_steps(self):
+        """The neuron rankings (taylor: a gradient pass over the training data; ~100 ms
+        each on a first visit to "neurons"), the current criterion's first."""
+        first = self.controls["criterion"].value
+        for criterion in sorted(CRITERIA, key=lambda c: c != first):
+            for scope in ("global", "layer"):
+                yield lambda criterion=criterion, scope=scope: self.neuron_ranking(criterion, scope)
 
     def ranking(self, criterion, scope, spare_output):
-        """The weights of the baseline ordered once by ``criterion`` (taylor: on training data)."""
-        return self._rankings.get((criterion, scope, spare_output), lambda: rank_weights(
-            self.baseline, criterion, scope=scope, spare_output=spare_output, X=self.dataset.X_train,
-            y=self.dataset.y_train))
+        """The weights of the baseline ordered once by ``criterion`` (taylor: on training data);
+        with the output layer spared, derived from the full ranking (``spared``)."""
+        if spare_output:
+            return self._rankings.get((criterion, scope, True),
+                                      lambda: spared(self.ranking(criterion, scope, False)))
+        return self._rankings.get((criterion, scope, False), lambda: rank_weights(
+            self.baseline, criterion, scope=scope, X=self.dataset.X_train, y=self.dataset.y_train))
 
     def neuron_ranking(self, criterion, scope):
         return self._neuron_rankings.get((criterion, scope), lambda: rank_neurons(
@@ -270,7 +311,8 @@ class PruningDashboard(LiveDashboard):
         label = (f"{st['structure']}, {st['criterion']}, {st['scope']}, {self.weight_sparsity:.1%} sparse, "
                  f"{epochs} epochs")
         self.tuned.append((r.alpha, r.accuracy, label))
-        self.tuned_text = f"{100 * r.accuracy:.1f} % ± {100 * r.accuracy_se:.1f} at alpha {r.alpha:.1f}"
+        self.tuned_text = (f"{100 * r.accuracy:.1f} % ± {100 * r.accuracy_se:.1f} at alpha {r.alpha:.1f}, "
+                           f"after {epochs} epoch{'s' if epochs != 1 else ''}")
         self.tuned_report = r
         self.plot.update(alpha=self._report.alpha, accuracy=self._report.accuracy, sparsity=self.weight_sparsity,
                          curve_key=self.curve_key, measured=self.measured_delta(self._report),
