@@ -189,14 +189,24 @@ def test_spared_ranking_is_the_library_ranking(base, criterion, scope):
         spared(got)
 
 
-def test_the_warmup_ranks_the_neurons_in_the_background(dash, base):
+def test_the_warmup_scores_every_position_and_ranks_the_neurons(dash, base):
+    from compresslab.dashboards.pruning import SPARSITY_PERCENT
     from compresslab.pruning import rank_neurons
 
-    dash.warmup.join(timeout=300)
+    dash.warmup.join(timeout=600)
     assert not dash.warmup.is_alive() and dash.last_error is None
     for criterion in ("magnitude", "taylor", "random"):
         for scope in ("global", "layer"):
             assert (criterion, scope) in dash._neuron_rankings
+            for spare in (False, True):
+                for p in (0, 50, 90, 99):
+                    assert ("weights", criterion, scope, spare, p / 100) in dash._scored
+    assert len(dash._scored) >= 2 * 2 * 3 * len(SPARSITY_PERCENT) - 12    # a few would empty a layer
+    for criterion in ("magnitude", "taylor", "random"):
+        assert ("neurons", criterion, "layer", 0.5) in dash._scored
+    warm = dash._scored.get(("weights", "random", "layer", True, 0.95), lambda: None)
+    expected = prune(base.network, [0.95, 0.95, 0.0], criterion="random", scope="layer", spare_output=True).network
+    assert warm.accuracy == expected.score(base.dataset.X_test, base.dataset.y_test)
     got = dash.neuron_ranking("taylor", "layer")
     expected = rank_neurons(base.network, "taylor", scope="layer", X=base.dataset.X_train, y=base.dataset.y_train)
     for a, b in zip(got.kept_units(0.5), expected.kept_units(0.5)):

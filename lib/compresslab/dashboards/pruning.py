@@ -17,9 +17,11 @@ network and times it against the dense baseline, interleaved, at batch 1 and
 at the 1,000 test images; the batch control says which one the readout shows.
 
 First visits stay quick: a ranking with the output layer spared is derived from
-the one without (``spared``: no second scoring pass), and the neuron rankings
-are computed by a warm-up in the background (``LiveDashboard.start_warmup``)
-right after the dashboard appears.
+the one without (``spared``: no second scoring pass), and a warm-up in the
+background (``LiveDashboard.start_warmup``, paused while the user moves) scores
+every slider position of every criterion, scope and output setting (288 forward
+passes, ~15 ms each, the current setting's first), ranks the neurons and scores
+the smaller networks: then a first visit costs what a revisit costs.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ NEURON_CURVE_FRACTIONS = (0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 CACHED_RANKINGS = 12          # criterion x scope x output spared: ~2 MB each
 READOUT_HEIGHT = "350px"      # as tall as the controls beside it: every row shows, fine-tuned included
 CACHED_NETWORKS = 8           # stored networks of the last settings (the timing API times them)
+WARMUP_BATCH = 4              # forward passes per warm-up step (~60 ms: a move waits at most that long)
 
 # network content -> the one-shot curves: computed once per kernel, kept across re-built dashboards
 _CURVES = LRU(maxsize=2)
@@ -98,6 +101,12 @@ def spared(ranking: Ranking) -> Ranking:
     return dataclasses.replace(ranking, prunable=prunable, order=order)
 
 
+def _request(scope, spare_output, s):
+    """What ``Ranking.masks`` and ``prune`` are asked for at sparsity ``s``: one fraction
+    (global), or one per layer (layer scope: 0 for a spared output layer)."""
+    return s if scope == "global" else [s, s, 0.0 if spare_output else s]
+
+
 def shipped_speed():
     """The shipped speed curves, or (None, why not)."""
     try:
@@ -144,11 +153,12 @@ class PruningDashboard(LiveDashboard):
         super().__init__(controls, PruningFigure(), settings, panel_width="440px", trainer="fine_tune")
         self.readout.layout.height = READOUT_HEIGHT
         self.tuned, self.tuned_text, self.note = [], "", ""
-        self.warmup = None            # the thread computing the neuron rankings (see _warmup_steps)
+        self.warmup = None            # the thread scoring every slider position (see _warmup_steps)
         self._rankings = LRU(CACHED_RANKINGS)
         self._neuron_rankings = LRU(2 * len(CRITERIA))
         self._stored = LRU(CACHED_NETWORKS)
-        self._scored = LRU(32)                 # mask setting -> report of its forward pass (any format)
+        # mask or neuron setting -> report of its forward pass (any format); room for every one (~1 KB each)
+        self._scored = LRU(3 * 2 * len(CRITERIA) * len(SPARSITY_PERCENT))
         self.safely(self._load)()
         controls["fine_tune"].on_click(lambda _: self.safely(self.fine_tune)())
         self.watch(settings)
@@ -167,15 +177,52 @@ class PruningDashboard(LiveDashboard):
         speed, note = shipped_speed()
         self.plot.set_static(reference_accuracy=self.base_report.accuracy, speed=speed, speed_note=note)
         self.speed_note = note
-        self.warmup = self.start_warmup(self._warmup_steps(), name="neuron rankings")
+        self.warmup = self.start_warmup(self._warmup_steps(), name="scores and neuron rankings")
 
     def _warmup_steps(self):
-        """The neuron rankings (taylor: a gradient pass over the training data; ~100 ms
-        each on a first visit to "neurons"), the current criterion's first."""
-        first = self.controls["criterion"].value
-        for criterion in sorted(CRITERIA, key=lambda c: c != first):
-            for scope in ("global", "layer"):
-                yield lambda criterion=criterion, scope=scope: self.neuron_ranking(criterion, scope)
+        """Off the build path, a few forward passes a step (``start_warmup``): the
+        masked network's score at every slider position for the current criterion,
+        scope and output setting (nearest sparsities first), then the neuron rankings
+        (taylor: a gradient pass over the training data), then every other setting."""
+        c = self.controls
+        here = (c["criterion"].value, c["scope"].value, c["output"].value)
+        settings = sorted(((criterion, scope, spare) for spare in (False, True) for criterion in CRITERIA
+                           for scope in ("global", "layer")), key=lambda k: k != here)
+        for i, setting in enumerate(settings):
+            values = sorted((v / 100 for v in SPARSITY_PERCENT), key=lambda v: abs(v - c["sparsity"].value))
+            for j in range(0, len(values), WARMUP_BATCH):
+                yield lambda setting=setting, batch=values[j:j + WARMUP_BATCH]: [
+                    self._score(*setting, v) for v in batch]
+            if i == 0:                                   # then "neurons": rankings, the smaller networks
+                for criterion in CRITERIA:
+                    for scope in ("global", "layer"):
+                        yield lambda criterion=criterion, scope=scope: [
+                            self._score_neurons(criterion, scope, v / 100) for v in SPARSITY_PERCENT]
+
+    def _score(self, criterion, scope, spare_output, s, network=None):
+        """The report of the forward pass of the masked network at sparsity ``s`` (None if
+        ``s`` would empty a layer), computed once per mask setting."""
+        def make():
+            masks = self.ranking(criterion, scope, spare_output).masks(_request(scope, spare_output, s))
+            return evaluate(apply_masks(self.baseline, masks) if network is None else network, self.dataset,
+                            self.baseline, measure=False, count_file_bytes=False)
+        key = ("weights", criterion, scope, spare_output, s)
+        try:
+            return self._scored.get(key, make)
+        except ValueError:
+            return None
+
+    def _score_neurons(self, criterion, scope, s, network=None):
+        """The report of the smaller dense network that removes a fraction ``s`` of the
+        hidden units (at most what keeps a unit in every layer), computed once."""
+        used = min(s, self.neuron_ranking(criterion, scope).max_sparsity)
+        return self._scored.get(("neurons", criterion, scope, used), lambda: evaluate(
+            self._shrunk(criterion, scope, used).network if network is None else network, self.dataset,
+            self.baseline, measure=False, count_file_bytes=False))
+
+    def _shrunk(self, criterion, scope, used):
+        return shrink(self.baseline, self.neuron_ranking(criterion, scope).kept_units(used), criterion=criterion,
+                      scope=scope, requested=used)
 
     def ranking(self, criterion, scope, spare_output):
         """The weights of the baseline ordered once by ``criterion`` (taylor: on training data);
@@ -200,11 +247,10 @@ class PruningDashboard(LiveDashboard):
         """Weight masks at sparsity ``s`` (the next lower slider value when ``s`` would empty a layer)."""
         st = self._setting
         ranking = self.ranking(st["criterion"], st["scope"], st["spare_output"])
-        request = lambda v: v if st["scope"] == "global" else [v, v, 0.0 if st["spare_output"] else v]  # noqa: E731
         options = [v / 100 for v in SPARSITY_PERCENT if v / 100 <= s][::-1]
         for v in options:
             try:
-                masks = ranking.masks(request(v))
+                masks = ranking.masks(_request(st["scope"], st["spare_output"], v))
             except ValueError:
                 continue
             if v != s:
@@ -222,8 +268,7 @@ class PruningDashboard(LiveDashboard):
             if used < s:
                 self.note = (f"removing {s:.1%} of the hidden units would empty a layer: "
                              f"removing {used:.1%}")
-            result = shrink(self.baseline, ranking.kept_units(used), criterion=st["criterion"], scope=st["scope"],
-                            requested=used)
+            result = self._shrunk(st["criterion"], st["scope"], used)
             key = ("neurons", st["criterion"], st["scope"], used)
             return key, result.network, None, result, used
         masks, used = self._masks(s)
@@ -253,8 +298,8 @@ class PruningDashboard(LiveDashboard):
         self.controls["output"].disabled = neurons          # the output layer keeps its 10 units anyway
         key, network, masks, result, used = self._current()
         # the masked network's accuracy does not depend on the format: scored once per mask
-        scored = None if masks is None else self._scored.get(key[:-1], lambda: evaluate(
-            network, self.dataset, self.baseline, measure=False, count_file_bytes=False))
+        scored = (self._score(*key[1:-1], network=network) if masks is not None
+                  else self._score_neurons(*key[1:], network=network))
         cached = self.reports.get(key, lambda: self._report_of(network, masks, st["fmt"], scored))
         self._report = dataclasses.replace(cached)          # a new object per move; the cache keeps its own
         self.key, self.network, self.masks, self.neuron_result, self.used = key, network, masks, result, used
@@ -301,9 +346,8 @@ class PruningDashboard(LiveDashboard):
         if self.masks is None:
             result = self.neuron_result
         else:
-            s = self.used
-            request = s if st["scope"] == "global" else [s, s, 0.0 if st["spare_output"] else s]
-            result = prune(self.baseline, request, criterion=st["criterion"], scope=st["scope"],
+            result = prune(self.baseline, _request(st["scope"], st["spare_output"], self.used),
+                           criterion=st["criterion"], scope=st["scope"],
                            spare_output=st["spare_output"], X=ds.X_train, y=ds.y_train)
         with self.training() as (epochs, on_epoch):
             tuned = fine_tune(result, ds.X_train, ds.y_train, epochs, progress=False, on_epoch=on_epoch)
