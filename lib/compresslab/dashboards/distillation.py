@@ -63,7 +63,7 @@ class DistillationDashboard(LiveDashboard):
         }
         super().__init__(controls, DistillationFigure(), ["temperature", "soft_weight", "size", "kind", "image"],
                          trainer="train")
-        self.readout.layout.height = "360px"      # every row in view, "trained here" included
+        self.readout.layout.height = "400px"      # every row and the note in view, "trained here" included
         base = shared_baseline("mnist-5k")
         self.dataset = base.dataset
         self.baseline = base.network                      # sizes and speed are against LeNet-300-100, float64
