@@ -1,8 +1,12 @@
 """Each notebook in a real JupyterLab, in Debian's headless Chromium, driven by Playwright.
 
-Runs all cells, waits for the kernel, checks no cell shows an error, moves
-each slider of the dashboard with the keyboard and checks that the figure's
-canvas image changed. A screenshot per notebook goes to artifacts/.
+Runs all cells, waits for the kernel, checks no cell shows an error, then
+drives every control of the notebook's dashboard (DASHBOARD_STEPS): moves
+each slider with the keyboard and presses each toggle, checking that the
+figure's canvas image changed; sets the epochs of a training button and
+presses it, checking that the progress bar reached its end, the readout
+reports the run and the figure changed. A screenshot per notebook goes to
+artifacts/.
 Without /usr/bin/chromium the tests skip, except in CI (CI=true), where they fail.
 """
 import json
@@ -25,8 +29,14 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-# What to do in each notebook's dashboard: move a slider (by its description)
-# or press a toggle button (by its text); every slider move must change the figure.
+# What to do in each notebook's dashboard, in order, naming each control as the user sees it:
+#   ("slider", description)     move it with the keyboard: the figure must change;
+#   ("toggle", text)            press that toggle button: the figure must change;
+#   ("set", description, n)     set an integer slider that only feeds a button (epochs) to n;
+#   ("button", text, pattern)   press a training button: it must finish (bounded wait), its
+#                               progress bar end full, the readout change and match the
+#                               regular expression ``pattern``, and the figure change.
+# Epochs are set to 1 before each button: a browser test checks wiring, not convergence.
 DASHBOARD_STEPS = {
     "00_introduction.ipynb": [("slider", "hidden 1"), ("slider", "hidden 2")],
     "01_low_rank_factorization.ipynb": [
@@ -41,10 +51,13 @@ DASHBOARD_STEPS = {
     "03_pruning.ipynb": [
         ("slider", "sparsity"), ("toggle", "taylor"), ("toggle", "layer"), ("toggle", "spare"),
         ("toggle", "bitmask"), ("toggle", "relative"), ("toggle", "dense"), ("toggle", "1"), ("toggle", "neurons"),
+        ("set", "epochs", 1), ("button", "Fine-tune", r"fine-tuned.*after 1 epoch\b"),       # the smaller dense net
+        ("toggle", "weights"), ("toggle", "csr"), ("button", "Fine-tune", r"fine-tuned.*after 1 epoch\b"),  # masks
     ],
     "04_distillation.ipynb": [
         ("slider", "temperature T"), ("toggle", "0.5"), ("toggle", "100"), ("toggle", "tanh"),
-        ("slider", "test image"),
+        ("slider", "test image"), ("set", "epochs", 1),
+        ("button", "Train this student", r"trained here.*best of 1 epoch"),
     ],
 }
 
@@ -192,9 +205,13 @@ def _wait_for_canvas_change(canvas, before, timeout=60):
     return None
 
 
-def _move_slider(page, dashboard, canvas, description):
-    slider = dashboard.locator(".widget-slider").filter(
+def _slider(page, dashboard, description):
+    return dashboard.locator(".widget-slider").filter(
         has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(description)}$"))).first
+
+
+def _move_slider(page, dashboard, canvas, description):
+    slider = _slider(page, dashboard, description)
     slider.scroll_into_view_if_needed()
     before = _canvas_png(canvas)
     handle = slider.locator(".noUi-handle").first
@@ -206,6 +223,70 @@ def _move_slider(page, dashboard, canvas, description):
         if after is not None:
             break
     assert after is not None, f"moving slider {description!r} did not change the figure"
+
+
+def _set_slider(page, dashboard, description, value, timeout=30):
+    """Set an integer slider with the keyboard (Home, then arrows) until its readout shows ``value``."""
+    slider = _slider(page, dashboard, description)
+    slider.scroll_into_view_if_needed()
+    handle, readout = slider.locator(".noUi-handle").first, slider.locator(".widget-readout").first
+    handle.focus()
+    page.keyboard.press("Home")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        shown = readout.inner_text().strip()
+        if shown == str(value):
+            return
+        if shown.isdigit():
+            handle.focus()
+            page.keyboard.press("ArrowRight" if int(shown) < value else "ArrowLeft")
+        time.sleep(0.2)
+    raise AssertionError(f"slider {description!r} shows {readout.inner_text()!r}, not {value}")
+
+
+def _error_panels(page):
+    return [t for t in (p.inner_text().strip() for p in page.locator(".compresslab-errors").all()) if t]
+
+
+READOUT_JS = "(el) => Array.from(el.querySelectorAll('.widget-html')).map(h => h.innerText).join('\\n')"
+BAR_WIDTH_JS = "(el) => el.querySelector('.widget-hprogress .progress-bar').style.width"
+# Records that the button went disabled and then enabled again: a run's start and end, however
+# short (polling could miss a one-second run, and the readout also changes when a timing lands).
+WATCH_BUTTON_JS = """(button) => {
+  if (window.compresslabWatch) window.compresslabWatch.disconnect();
+  const run = window.compresslabRun = {started: false, ended: false};
+  window.compresslabWatch = new MutationObserver(() => {
+    if (button.disabled) run.started = true; else if (run.started) run.ended = true;
+  });
+  window.compresslabWatch.observe(button, {attributes: true, attributeFilter: ['disabled']});
+}"""
+
+
+def _press_button(page, dashboard, canvas, text, pattern, timeout=600):
+    """Press a training button and wait (bounded, generous: the machine is shared) until the
+    run ended (the button disabled, then enabled again); then the progress bar must be full,
+    the readout changed and matching ``pattern``, and the figure changed (the new point)."""
+    button = dashboard.locator("button.jupyter-button").filter(has_text=text).first
+    button.scroll_into_view_if_needed()
+    assert button.is_enabled(), f"button {text!r} is disabled before it was pressed"
+    readout_before, before = dashboard.evaluate(READOUT_JS), _canvas_png(canvas)
+    button.evaluate(WATCH_BUTTON_JS)
+    button.click()
+    deadline = time.time() + timeout
+    while not page.evaluate("() => window.compresslabRun.ended"):
+        assert not _error_panels(page), _error_panels(page)
+        assert time.time() < deadline, (f"button {text!r}: run not over after {timeout} s "
+                                        f"({page.evaluate('() => window.compresslabRun')})")
+        time.sleep(0.5)
+    deadline, readout = time.time() + 60, readout_before      # the readout is rendered after the run
+    while not (readout != readout_before and re.search(pattern, readout, re.S)) and time.time() < deadline:
+        time.sleep(0.5)
+        readout = dashboard.evaluate(READOUT_JS)
+    assert not _error_panels(page), _error_panels(page)
+    assert re.search(pattern, readout, re.S) and readout != readout_before, (
+        f"button {text!r}: readout did not gain {pattern!r}: {readout!r}")
+    assert dashboard.evaluate(BAR_WIDTH_JS) == "100%", f"button {text!r}: progress bar not full"
+    assert _wait_for_canvas_change(canvas, before) is not None, f"button {text!r} changed nothing in the figure"
 
 
 @pytest.mark.parametrize("notebook", sorted(DASHBOARD_STEPS))
@@ -249,9 +330,13 @@ def _drive_notebook(page, notebook, lab):
     dashboard = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-slider")).filter(
         has=page.locator(".jupyter-matplotlib-canvas-div")).first
     canvas = dashboard.locator(".jupyter-matplotlib-canvas-div canvas").first
-    for kind, name in DASHBOARD_STEPS[notebook]:
+    for kind, name, *arg in DASHBOARD_STEPS[notebook]:
         if kind == "slider":
             _move_slider(page, dashboard, canvas, name)
+        elif kind == "set":
+            _set_slider(page, dashboard, name, *arg)
+        elif kind == "button":
+            _press_button(page, dashboard, canvas, name, *arg)
         else:
             before = _canvas_png(canvas)
             dashboard.locator(".widget-toggle-button").filter(
@@ -259,8 +344,7 @@ def _drive_notebook(page, notebook, lab):
             assert _wait_for_canvas_change(canvas, before) is not None, f"toggle {name!r} changed nothing"
     state = page.evaluate(NOTEBOOK_STATE_JS)
     assert state["errors"] == [], state["errors"]
-    for panel in page.locator(".compresslab-errors").all():      # the dashboards' error panels
-        assert panel.inner_text().strip() == "", panel.inner_text()
+    assert not _error_panels(page), _error_panels(page)          # the dashboards' error panels
 
     ARTIFACTS.mkdir(exist_ok=True)
     dashboard.scroll_into_view_if_needed()

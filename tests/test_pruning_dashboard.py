@@ -110,7 +110,7 @@ def test_fine_tune_disables_the_controls_keeps_the_mask_and_adds_a_point(dash, b
     mask = prune(base.network, 0.9).masks
     for layer, m in zip(seen["network"].layers, mask):
         assert np.all(layer.weight[~m] == 0)                 # the projection kept pruned weights at 0
-    assert "fine-tuned" in dash.readout.value
+    assert "fine-tuned" in dash.readout.value and "after 1 epoch" in dash.readout.value
 
 
 def test_curves_follow_the_format(dash):
@@ -131,7 +131,7 @@ def test_revisiting_a_setting_reuses_its_report(dash):
 
 
 def test_layout_holds_still_and_follows_the_suite_style(dash):
-    from compresslab.dashboards.base import READOUT_HEIGHT
+    from compresslab.dashboards.pruning import READOUT_HEIGHT      # fixed; taller than the base: more rows
     from compresslab.plots import STYLE
 
     assert int(dash.controls["sparsity"].layout.width.rstrip("px")) >= 420
@@ -151,14 +151,63 @@ def test_layout_holds_still_and_follows_the_suite_style(dash):
         assert all(t.get_fontsize() == STYLE["xtick.labelsize"] for t in ax.get_xticklabels() + ax.get_yticklabels())
 
 
-def test_switching_back_to_a_format_reuses_its_background(dash, monkeypatch):
-    set_controls(dash, structure="weights", format="bitmask")
-    dash.fig.canvas.draw()                                   # what the browser asks for after a full redraw
-    set_controls(dash, format="csr")
-    dash.fig.canvas.draw()
-    calls = []
-    monkeypatch.setattr(dash.plot.blitter, "redraw_static", lambda: calls.append(1))
-    set_controls(dash, format="bitmask")
-    assert calls == [] and dash.plot.curves_shown == "bitmask"
+def test_a_format_change_blits_the_curves_without_a_full_redraw(dash, monkeypatch):
+    set_controls(dash, structure="weights", sparsity=0.9, format="csr")
+    dash.fig.canvas.draw()                                   # what the browser asks for at first
+    canvas, calls = dash.fig.canvas, []
+    monkeypatch.setattr(canvas, "draw", lambda *a, **k: calls.append("draw"))
+    monkeypatch.setattr(canvas, "draw_idle", lambda *a, **k: calls.append("draw_idle"))
+    before = np.asarray(canvas.buffer_rgba()).copy()
+    for fmt in ("relative", "bitmask", "csr", "dense"):       # first visits and revisits alike
+        set_controls(dash, format=fmt)
+        after = np.asarray(canvas.buffer_rgba()).copy()
+        assert not np.array_equal(before, after), fmt        # the curves moved on the canvas
+        before = after
+    assert calls == [] and dash.plot.curves_shown == "dense"
     xs, _ = dash.plot.curves[("magnitude", "global")].get_data()
-    assert len(xs) and not np.allclose(xs, 1.0)             # the lines hold this format's curve (for savefig)
+    assert len(xs) and np.allclose(xs, 1.0)                  # the lines hold this format's curve (for savefig)
+    set_controls(dash, format="csr")
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+@pytest.mark.parametrize("criterion", ["magnitude", "taylor", "random"])
+def test_spared_ranking_is_the_library_ranking(base, criterion, scope):
+    from compresslab.dashboards.pruning import spared
+    from compresslab.pruning import rank_weights
+
+    ds = base.dataset
+    kwargs = dict(scope=scope, X=ds.X_train, y=ds.y_train)
+    expected = rank_weights(base.network, criterion, spare_output=True, **kwargs)
+    got = spared(rank_weights(base.network, criterion, **kwargs))
+    assert got.prunable == expected.prunable and len(got.order) == len(expected.order)
+    for a, b in zip(got.order, expected.order):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(got.masks(0.9 if scope == "global" else [0.9, 0.9, 0.0]),
+                    expected.masks(0.9 if scope == "global" else [0.9, 0.9, 0.0])):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="every layer prunable"):
+        spared(got)
+
+
+def test_the_warmup_scores_every_position_and_ranks_the_neurons(dash, base):
+    from compresslab.dashboards.pruning import SPARSITY_PERCENT
+    from compresslab.pruning import rank_neurons
+
+    dash.warmup.join(timeout=600)
+    assert not dash.warmup.is_alive() and dash.last_error is None
+    for criterion in ("magnitude", "taylor", "random"):
+        for scope in ("global", "layer"):
+            assert (criterion, scope) in dash._neuron_rankings
+            for spare in (False, True):
+                for p in (0, 50, 90, 99):
+                    assert ("weights", criterion, scope, spare, p / 100) in dash._scored
+    assert len(dash._scored) >= 2 * 2 * 3 * len(SPARSITY_PERCENT) - 12    # a few would empty a layer
+    for criterion in ("magnitude", "taylor", "random"):
+        assert ("neurons", criterion, "layer", 0.5) in dash._scored
+    warm = dash._scored.get(("weights", "random", "layer", True, 0.95), lambda: None)
+    expected = prune(base.network, [0.95, 0.95, 0.0], criterion="random", scope="layer", spare_output=True).network
+    assert warm.accuracy == expected.score(base.dataset.X_test, base.dataset.y_test)
+    got = dash.neuron_ranking("taylor", "layer")
+    expected = rank_neurons(base.network, "taylor", scope="layer", X=base.dataset.X_train, y=base.dataset.y_train)
+    for a, b in zip(got.kept_units(0.5), expected.kept_units(0.5)):
+        np.testing.assert_array_equal(a, b)

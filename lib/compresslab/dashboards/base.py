@@ -491,7 +491,7 @@ class LiveDashboard(Dashboard):
         return {"epochs": widgets.IntSlider(value=epochs, min=1, max=max_epochs, description="epochs",
                                             continuous_update=False),
                 button_name: widgets.Button(description=description, icon="play", button_style="primary",
-                                            layout=widgets.Layout(width="auto"))}
+                                            layout=widgets.Layout(width="auto", flex="0 0 auto"))}  # never cut
 
     @contextlib.contextmanager
     def training(self):
@@ -567,7 +567,9 @@ def readout_table(rows, notes=(), speed=None) -> str:
     paragraphs = "".join(f"<div>Note: {html.escape(n)}</div>" for n in notes)
     box = (f"<div class='compresslab-notes' style='height:{NOTES_HEIGHT};overflow:auto;margin-top:4px'>"
            f"{paragraphs}</div>")
-    return f"<div style='font-family:monospace;font-size:13px'><table>{cells}</table>{line}{box}</div>"
+    # line-height: an HTML widget's own (28 px, a button's height) spread the rows out of view
+    return (f"<div style='font-family:monospace;font-size:13px;line-height:1.35'><table>{cells}</table>"
+            f"{line}{box}</div>")
 
 
 def _one_blas_thread():

@@ -63,6 +63,7 @@ class DistillationDashboard(LiveDashboard):
         }
         super().__init__(controls, DistillationFigure(), ["temperature", "soft_weight", "size", "kind", "image"],
                          trainer="train")
+        self.readout.layout.height = "400px"      # every row and the note in view, "trained here" included
         base = shared_baseline("mnist-5k")
         self.dataset = base.dataset
         self.baseline = base.network                      # sizes and speed are against LeNet-300-100, float64
@@ -185,7 +186,6 @@ class DistillationDashboard(LiveDashboard):
             ("  shipped (memorised) teacher", f"{self.entropy_shipped:.2f} bits"),
             ("size (bits / 8)", fmt_bytes(r.storage_bits / 8)),
             ("alpha vs LeNet-300-100", f"{r.alpha:.1f}"),
-            ("speed", speed_text(r)),
         ]
         if self.trained is not None:
             t = self.trained
@@ -194,5 +194,5 @@ class DistillationDashboard(LiveDashboard):
                                          f"{t['setting']['size']}, best of {t['epochs']} epochs on validation)"))
         notes = [f"accuracies are the nearest trained grid point (T = {self._nearest_T:g}, seed 0); "
                  "the marker on the curve is at the slider's T"]
-        self.readout.value = readout_table(rows, notes=notes)
+        self.readout.value = readout_table(rows, notes=notes, speed=speed_text(r))   # speed: full width
 

@@ -15,6 +15,13 @@ against ``Sparse`` by the tests). Once the controls are still, the timing API
 (``LiveDashboard.schedule_measurement``) deflates the real .npz of the stored
 network and times it against the dense baseline, interleaved, at batch 1 and
 at the 1,000 test images; the batch control says which one the readout shows.
+
+First visits stay quick: a ranking with the output layer spared is derived from
+the one without (``spared``: no second scoring pass), and a warm-up in the
+background (``LiveDashboard.start_warmup``, paused while the user moves) scores
+every slider position of every criterion, scope and output setting (288 forward
+passes, ~15 ms each, the current setting's first), ranks the neurons and scores
+the smaller networks: then a first visit costs what a revisit costs.
 """
 from __future__ import annotations
 
@@ -25,8 +32,8 @@ import numpy as np
 
 from ..metrics import as_baseline, evaluate
 from ..plots.pruning import PruningFigure
-from ..pruning import (SPARSE_FORMATS, apply_masks, dead_inputs, fine_tune, prune, rank_neurons, rank_weights,
-                       shrink, stored_size, to_sparse)
+from ..pruning import (SPARSE_FORMATS, Ranking, apply_masks, dead_inputs, fine_tune, prune, rank_neurons,
+                       rank_weights, shrink, stored_size, to_sparse)
 from ..pruning_experiments import load_experiments
 from .base import LRU, LiveDashboard, accuracy_text, fmt_bytes, readout_table, shared_baseline
 
@@ -38,7 +45,9 @@ CRITERIA = ("magnitude", "taylor", "random")
 CURVE_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
 NEURON_CURVE_FRACTIONS = (0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 CACHED_RANKINGS = 12          # criterion x scope x output spared: ~2 MB each
+READOUT_HEIGHT = "350px"      # as tall as the controls beside it: every row shows, fine-tuned included
 CACHED_NETWORKS = 8           # stored networks of the last settings (the timing API times them)
+WARMUP_BATCH = 4              # forward passes per warm-up step (~60 ms: a move waits at most that long)
 
 # network content -> the one-shot curves: computed once per kernel, kept across re-built dashboards
 _CURVES = LRU(maxsize=2)
@@ -72,6 +81,32 @@ def one_shot_curves(network, dataset, rankings) -> dict:
     return curves
 
 
+def spared(ranking: Ranking) -> Ranking:
+    """``ranking`` with the output layer spared: exactly what ``rank_weights(...,
+    spare_output=True)`` returns, without scoring the weights again (taylor needs a
+    pass over the training data, and every criterion a sort of 266,200 scores).
+
+    Per layer, the orders are the same; only the output layer stops being prunable.
+    Global, the output layer's weights come last in the concatenation, so the spared
+    order is the full one without their indices: a stable sort restricted to a prefix
+    keeps the prefix's (score, position) order."""
+    if ranking.prunable != list(range(len(ranking.shapes))):
+        raise ValueError(f"ranking must have every layer prunable; got prunable={ranking.prunable}")
+    prunable = ranking.prunable[:-1]
+    if ranking.scope == "global":
+        n = sum(ranking.sizes[i] for i in prunable)
+        order = [ranking.order[0][ranking.order[0] < n]]
+    else:
+        order = list(ranking.order)
+    return dataclasses.replace(ranking, prunable=prunable, order=order)
+
+
+def _request(scope, spare_output, s):
+    """What ``Ranking.masks`` and ``prune`` are asked for at sparsity ``s``: one fraction
+    (global), or one per layer (layer scope: 0 for a spared output layer)."""
+    return s if scope == "global" else [s, s, 0.0 if spare_output else s]
+
+
 def shipped_speed():
     """The shipped speed curves, or (None, why not)."""
     try:
@@ -95,12 +130,13 @@ class PruningDashboard(LiveDashboard):
     def __init__(self, sparsity=0.9, criterion="magnitude", scope="global", structure="weights", fmt="csr",
                  fine_tune_epochs=3):
         toggle = {"button_width": "82px", "description_width": "80px"}
+        wide = {**toggle, "button_width": "96px"}          # "magnitude" fits without an ellipsis
         controls = {
             "sparsity": widgets.SelectionSlider(options=[(f"{p:g} %", p / 100) for p in SPARSITY_PERCENT],
                                                 value=sparsity, description="sparsity", continuous_update=False,
                                                 style={"description_width": "80px"}),
             "criterion": widgets.ToggleButtons(options=CRITERIA, value=criterion, description="criterion",
-                                               style=toggle),
+                                               style=wide),
             "scope": widgets.ToggleButtons(options=("global", "layer"), value=scope, description="scope",
                                            style=toggle),
             "output": widgets.ToggleButtons(options=(("prune", False), ("spare", True)), value=False,
@@ -115,11 +151,14 @@ class PruningDashboard(LiveDashboard):
         }
         settings = ["sparsity", "criterion", "scope", "output", "structure", "format", "batch"]
         super().__init__(controls, PruningFigure(), settings, panel_width="440px", trainer="fine_tune")
+        self.readout.layout.height = READOUT_HEIGHT
         self.tuned, self.tuned_text, self.note = [], "", ""
+        self.warmup = None            # the thread scoring every slider position (see _warmup_steps)
         self._rankings = LRU(CACHED_RANKINGS)
         self._neuron_rankings = LRU(2 * len(CRITERIA))
         self._stored = LRU(CACHED_NETWORKS)
-        self._scored = LRU(32)                 # mask setting -> report of its forward pass (any format)
+        # mask or neuron setting -> report of its forward pass (any format); room for every one (~1 KB each)
+        self._scored = LRU(3 * 2 * len(CRITERIA) * len(SPARSITY_PERCENT))
         self.safely(self._load)()
         controls["fine_tune"].on_click(lambda _: self.safely(self.fine_tune)())
         self.watch(settings)
@@ -138,12 +177,61 @@ class PruningDashboard(LiveDashboard):
         speed, note = shipped_speed()
         self.plot.set_static(reference_accuracy=self.base_report.accuracy, speed=speed, speed_note=note)
         self.speed_note = note
+        self.warmup = self.start_warmup(self._warmup_steps(), name="scores and neuron rankings")
+
+    def _warmup_steps(self):
+        """Off the build path, a few forward passes a step (``start_warmup``): the
+        masked network's score at every slider position for the current criterion,
+        scope and output setting (nearest sparsities first), then the neuron rankings
+        (taylor: a gradient pass over the training data), then every other setting."""
+        c = self.controls
+        here = (c["criterion"].value, c["scope"].value, c["output"].value)
+        settings = sorted(((criterion, scope, spare) for spare in (False, True) for criterion in CRITERIA
+                           for scope in ("global", "layer")), key=lambda k: k != here)
+        for i, setting in enumerate(settings):
+            values = sorted((v / 100 for v in SPARSITY_PERCENT), key=lambda v: abs(v - c["sparsity"].value))
+            for j in range(0, len(values), WARMUP_BATCH):
+                yield lambda setting=setting, batch=values[j:j + WARMUP_BATCH]: [
+                    self._score(*setting, v) for v in batch]
+            if i == 0:                                   # then "neurons": rankings, the smaller networks
+                for criterion in CRITERIA:
+                    for scope in ("global", "layer"):
+                        yield lambda criterion=criterion, scope=scope: [
+                            self._score_neurons(criterion, scope, v / 100) for v in SPARSITY_PERCENT]
+
+    def _score(self, criterion, scope, spare_output, s, network=None):
+        """The report of the forward pass of the masked network at sparsity ``s`` (None if
+        ``s`` would empty a layer), computed once per mask setting."""
+        def make():
+            masks = self.ranking(criterion, scope, spare_output).masks(_request(scope, spare_output, s))
+            return evaluate(apply_masks(self.baseline, masks) if network is None else network, self.dataset,
+                            self.baseline, measure=False, count_file_bytes=False)
+        key = ("weights", criterion, scope, spare_output, s)
+        try:
+            return self._scored.get(key, make)
+        except ValueError:
+            return None
+
+    def _score_neurons(self, criterion, scope, s, network=None):
+        """The report of the smaller dense network that removes a fraction ``s`` of the
+        hidden units (at most what keeps a unit in every layer), computed once."""
+        used = min(s, self.neuron_ranking(criterion, scope).max_sparsity)
+        return self._scored.get(("neurons", criterion, scope, used), lambda: evaluate(
+            self._shrunk(criterion, scope, used).network if network is None else network, self.dataset,
+            self.baseline, measure=False, count_file_bytes=False))
+
+    def _shrunk(self, criterion, scope, used):
+        return shrink(self.baseline, self.neuron_ranking(criterion, scope).kept_units(used), criterion=criterion,
+                      scope=scope, requested=used)
 
     def ranking(self, criterion, scope, spare_output):
-        """The weights of the baseline ordered once by ``criterion`` (taylor: on training data)."""
-        return self._rankings.get((criterion, scope, spare_output), lambda: rank_weights(
-            self.baseline, criterion, scope=scope, spare_output=spare_output, X=self.dataset.X_train,
-            y=self.dataset.y_train))
+        """The weights of the baseline ordered once by ``criterion`` (taylor: on training data);
+        with the output layer spared, derived from the full ranking (``spared``)."""
+        if spare_output:
+            return self._rankings.get((criterion, scope, True),
+                                      lambda: spared(self.ranking(criterion, scope, False)))
+        return self._rankings.get((criterion, scope, False), lambda: rank_weights(
+            self.baseline, criterion, scope=scope, X=self.dataset.X_train, y=self.dataset.y_train))
 
     def neuron_ranking(self, criterion, scope):
         return self._neuron_rankings.get((criterion, scope), lambda: rank_neurons(
@@ -159,11 +247,10 @@ class PruningDashboard(LiveDashboard):
         """Weight masks at sparsity ``s`` (the next lower slider value when ``s`` would empty a layer)."""
         st = self._setting
         ranking = self.ranking(st["criterion"], st["scope"], st["spare_output"])
-        request = lambda v: v if st["scope"] == "global" else [v, v, 0.0 if st["spare_output"] else v]  # noqa: E731
         options = [v / 100 for v in SPARSITY_PERCENT if v / 100 <= s][::-1]
         for v in options:
             try:
-                masks = ranking.masks(request(v))
+                masks = ranking.masks(_request(st["scope"], st["spare_output"], v))
             except ValueError:
                 continue
             if v != s:
@@ -181,8 +268,7 @@ class PruningDashboard(LiveDashboard):
             if used < s:
                 self.note = (f"removing {s:.1%} of the hidden units would empty a layer: "
                              f"removing {used:.1%}")
-            result = shrink(self.baseline, ranking.kept_units(used), criterion=st["criterion"], scope=st["scope"],
-                            requested=used)
+            result = self._shrunk(st["criterion"], st["scope"], used)
             key = ("neurons", st["criterion"], st["scope"], used)
             return key, result.network, None, result, used
         masks, used = self._masks(s)
@@ -212,8 +298,8 @@ class PruningDashboard(LiveDashboard):
         self.controls["output"].disabled = neurons          # the output layer keeps its 10 units anyway
         key, network, masks, result, used = self._current()
         # the masked network's accuracy does not depend on the format: scored once per mask
-        scored = None if masks is None else self._scored.get(key[:-1], lambda: evaluate(
-            network, self.dataset, self.baseline, measure=False, count_file_bytes=False))
+        scored = (self._score(*key[1:-1], network=network) if masks is not None
+                  else self._score_neurons(*key[1:], network=network))
         cached = self.reports.get(key, lambda: self._report_of(network, masks, st["fmt"], scored))
         self._report = dataclasses.replace(cached)          # a new object per move; the cache keeps its own
         self.key, self.network, self.masks, self.neuron_result, self.used = key, network, masks, result, used
@@ -260,9 +346,8 @@ class PruningDashboard(LiveDashboard):
         if self.masks is None:
             result = self.neuron_result
         else:
-            s = self.used
-            request = s if st["scope"] == "global" else [s, s, 0.0 if st["spare_output"] else s]
-            result = prune(self.baseline, request, criterion=st["criterion"], scope=st["scope"],
+            result = prune(self.baseline, _request(st["scope"], st["spare_output"], self.used),
+                           criterion=st["criterion"], scope=st["scope"],
                            spare_output=st["spare_output"], X=ds.X_train, y=ds.y_train)
         with self.training() as (epochs, on_epoch):
             tuned = fine_tune(result, ds.X_train, ds.y_train, epochs, progress=False, on_epoch=on_epoch)
@@ -270,7 +355,8 @@ class PruningDashboard(LiveDashboard):
         label = (f"{st['structure']}, {st['criterion']}, {st['scope']}, {self.weight_sparsity:.1%} sparse, "
                  f"{epochs} epochs")
         self.tuned.append((r.alpha, r.accuracy, label))
-        self.tuned_text = f"{100 * r.accuracy:.1f} % ± {100 * r.accuracy_se:.1f} at alpha {r.alpha:.1f}"
+        self.tuned_text = (f"{100 * r.accuracy:.1f} % ± {100 * r.accuracy_se:.1f} at alpha {r.alpha:.1f}, "
+                           f"after {epochs} epoch{'s' if epochs != 1 else ''}")
         self.tuned_report = r
         self.plot.update(alpha=self._report.alpha, accuracy=self._report.accuracy, sparsity=self.weight_sparsity,
                          curve_key=self.curve_key, measured=self.measured_delta(self._report),
