@@ -140,7 +140,7 @@ class DistillationDashboard(LiveDashboard):
 
     def _measured(self, generation, key, filled):
         """Keep the timing of this shape; the accuracy stays the current setting's."""
-        base = self._architectures.get(key, lambda: None)
+        base = self._architectures.peek(key)
         if base is not None:
             self._architectures.put(key, (base[0], dataclasses.replace(base[1], timing=filled.timing,
                                                                       latency=filled.latency,
@@ -153,7 +153,7 @@ class DistillationDashboard(LiveDashboard):
         self.render()
 
     def schedule_measurement(self, network, baseline=None, **kwargs):
-        _, cached = self._architectures.get(kwargs.get("key"), lambda: (None, None))
+        _, cached = self._architectures.peek(kwargs.get("key"), (None, None))
         if cached is not None and cached.timing is not None:     # this shape was timed already
             self._report = dataclasses.replace(self._report, timing=cached.timing, latency=cached.latency,
                                                speedup_measured=cached.speedup_measured, seconds=cached.seconds)
