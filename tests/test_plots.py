@@ -137,3 +137,35 @@ def test_fast_canvas_sends_what_matplotlib_would_send():
         np.testing.assert_array_equal(images[1], images[0])
     assert canvases[1][2] == canvases[0][2] == ["full", "diff", "diff"]
     assert canvases[1][0].get_diff_image() is None                # nothing new since: nothing sent
+
+
+def test_blitted_text_put_back_from_its_pixels_looks_as_drawn():
+    """A moving label drawn once per string, then put back from its kept pixels:
+    the canvas is the same, pixel for pixel, as when the label is drawn each time."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from compresslab.plots.blit import Blitter
+
+    images = []
+    for keep in (False, True):
+        fig = Figure(figsize=(3, 2), dpi=60)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        line, = ax.plot([0, 1], [0, 1])
+        label = ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center", va="bottom")
+        blitter = Blitter(fig, [line], labels=[label])
+        if not keep:
+            blitter.MAX_TEXTS_KEPT = 0                             # every label drawn again
+        fig.canvas.draw()
+        seen = []
+        for string, y in (("15 levels", 0.2), ("3 levels", 0.8), ("15 levels", 0.5)):
+            label.set_text(string)
+            line.set_ydata([y, 1 - y])
+            blitter.update()
+            seen.append(np.array(fig.canvas.buffer_rgba()))
+        assert len(blitter._text_pixels) == (2 if keep else 0)
+        images.append(seen)
+    for drawn, kept in zip(*images):
+        np.testing.assert_array_equal(kept, drawn)
+    assert not np.array_equal(images[1][0], images[1][1])          # the label and line did change

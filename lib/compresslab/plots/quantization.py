@@ -31,8 +31,8 @@ class QuantizationFigure:
         self.hist_top = 1.0
         with suite_style():
             self._build()
-        self.blitter = Blitter(self.fig, [self.current, self.qat, self.levels, self.levels_text,
-                                          self.current_measured])
+        self.blitter = Blitter(self.fig, [self.current, self.qat, self.levels, self.current_measured],
+                               labels=[self.levels_text])
 
     def _build(self):
         ax = self.ax_acc
