@@ -131,6 +131,19 @@ def test_figure_fits_900_px(dash):
     assert dash.fig.get_figwidth() * dash.fig.dpi <= 900
 
 
+def test_no_legend_or_title_is_cut_at_the_figure_edge(dash):
+    fig = dash.fig
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        pieces = [("title", ax.title)] + ([("legend", ax.get_legend())] if ax.get_legend() is not None else [])
+        for what, artist in pieces:
+            box = artist.get_window_extent(renderer)
+            if box.width > 0:
+                assert fig.bbox.x0 - 1 <= box.x0 and box.x1 <= fig.bbox.x1 + 1, \
+                    f"{what} of the axes {ax.get_title()!r} runs past the figure: x from {box.x0:.0f} to {box.x1:.0f}"
+
+
 @pytest.mark.parametrize("cls", DASHBOARDS, ids=lambda c: c.__name__)
 def test_rebuilding_does_not_pile_up_figures(cls):
     with warnings.catch_warnings():

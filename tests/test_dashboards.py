@@ -577,7 +577,9 @@ def test_legends_and_labels_sit_outside_the_data_area(request, name):
     for ax in fig.axes:
         legend = ax.get_legend()
         if legend is not None:
-            assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer)), ax.get_title()
+            box = legend.get_window_extent(renderer)
+            assert not _overlap(box, ax.get_window_extent(renderer)), ax.get_title()
+            assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, f"legend of {ax.get_title()!r} cut at the edge"
     if name == "quant":
         text = dash.plot.levels_text.get_window_extent(renderer)
         assert not _overlap(text, dash.plot.ax_hist.get_window_extent(renderer))

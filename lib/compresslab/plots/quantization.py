@@ -8,6 +8,7 @@ from .blit import Blitter
 from .style import PALETTE, SERIES, legend_outside, new_figure, style_axes, styled, suite_style
 
 # One (colour, marker) per scheme, the same in every figure.
+LEGEND_ROOM = 0.2           # of the figure's height, below the axes, for the legends (3 rows)
 ALPHA_AXIS_MAX = 64 * 1.5    # alpha <= 64 (a 64-bit baseline, at least 1 bit a weight): axes that never jump
 SCHEME_STYLES = {"symmetric": SERIES[0], "affine": SERIES[1], "kmeans": SERIES[2], "binary": SERIES[3],
                  "ternary": SERIES[4], "float": (PALETTE["black"], "*")}
@@ -52,13 +53,13 @@ class QuantizationFigure:
         style_axes(ax, xlabel="weight value", ylabel="count (log)", title="", ylog=True, grid=False)
 
         ax = self.ax_speed
-        (self.memory_line,) = ax.plot([], [], "-", color=PALETTE["grey"], label="memory-bound: bytes moved")
-        ax.axhline(1.0, color="black", lw=0.8, label="FLOPs (same float ops)")
+        (self.memory_line,) = ax.plot([], [], "-", color=PALETTE["grey"], label="bound: bytes moved")
+        ax.axhline(1.0, color="black", lw=0.8, label="FLOPs (same ops)")
         (self.measured_points,) = ax.plot([], [], "s", color=PALETTE["purple"], ms=5, label="measured")
         (self.current_measured,) = ax.plot([], [], "D", color="black", mfc=PALETTE["yellow"], ms=8)
         style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="speedup delta",
-                   title="Speedup: theory vs measured", xlog=True, ylog=True)
-        legend_outside(ax, ncol=1)
+                   title="Speedup δ", xlog=True, ylog=True)
+        legend_outside(ax, ncol=1, align="right")
         for a in (self.ax_acc, self.ax_hist, self.ax_speed):
             a.set_xlim(1, 100)
             a.set_ylim(0.5, 10)
@@ -71,8 +72,10 @@ class QuantizationFigure:
             line.set_data([], [])
         self.reference.set_ydata([reference_accuracy] * 2)
         self.ax_acc.set_ylim(0.0, 1.02)          # from 0: a collapse (2-bit min-max) stays in view
-        legend_outside(self.ax_acc, ncol=3, handles=[*self.curves.values(), self.current, self.qat])
-        self.fig.tight_layout()
+        legend_outside(self.ax_acc, ncol=3, handles=[*self.curves.values(), self.current, self.qat], align="left")
+        for ax in (self.ax_acc, self.ax_speed):    # the axes keep their width; the legends get the bottom fifth
+            ax.get_legend().set_in_layout(False)
+        self.fig.tight_layout(rect=(0, LEGEND_ROOM, 1, 1))
         self.measured_points.set_data(*measured_points)
         self.qat.set_data([], [])
         self.set_curves(curves, measured_points=measured_points)

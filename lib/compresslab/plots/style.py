@@ -104,11 +104,17 @@ def style_axes(ax, *, xlabel, ylabel, title, xlog=False, ylog=False, legend_loc=
         ax.grid(True)
 
 
-def legend_outside(ax, *, ncol=2, handles=None):
-    """A legend below the axes (under its x label), where no moving artist goes."""
+_LEGEND_ANCHORS = {"center": ("upper center", 0.5), "left": ("upper left", 0.0), "right": ("upper right", 1.0)}
+
+
+def legend_outside(ax, *, ncol=2, handles=None, align="center"):
+    """A legend below the axes (under its x label), where no moving artist goes.
+    ``align``: "center" under the axes; "left" / "right" flush with the axes'
+    left / right edge (a legend wider than an axes at the figure's edge is cut)."""
     kwargs = {} if handles is None else dict(handles=handles)
+    loc, x = _LEGEND_ANCHORS[align]
     with suite_style():
-        return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=ncol, frameon=False,
+        return ax.legend(loc=loc, bbox_to_anchor=(x, -0.28), ncol=ncol, frameon=False,
                          borderaxespad=0, handlelength=1.5, columnspacing=1.0, **kwargs)
 
 
