@@ -131,17 +131,22 @@ def test_figure_fits_900_px(dash):
     assert dash.fig.get_figwidth() * dash.fig.dpi <= 900
 
 
-def test_no_legend_or_title_is_cut_at_the_figure_edge(dash):
+def test_no_legend_title_or_label_is_cut_at_the_figure_edge(dash):
     fig = dash.fig
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     for ax in fig.axes:
-        pieces = [("title", ax.title)] + ([("legend", ax.get_legend())] if ax.get_legend() is not None else [])
+        pieces = [("title", ax.title), ("x label", ax.xaxis.label), ("y label", ax.yaxis.label)]
+        pieces += [("legend", ax.get_legend())] if ax.get_legend() is not None else []
         for what, artist in pieces:
             box = artist.get_window_extent(renderer)
             if box.width > 0:
                 assert fig.bbox.x0 - 1 <= box.x0 and box.x1 <= fig.bbox.x1 + 1, \
                     f"{what} of the axes {ax.get_title()!r} runs past the figure: x from {box.x0:.0f} to {box.x1:.0f}"
+    legends = [ax.get_legend().get_window_extent(renderer) for ax in fig.axes if ax.get_legend() is not None]
+    for i, a in enumerate(legends):
+        for b in legends[i + 1:]:
+            assert not a.overlaps(b), f"two legends overlap: {a} and {b}"
 
 
 @pytest.mark.parametrize("cls", DASHBOARDS, ids=lambda c: c.__name__)

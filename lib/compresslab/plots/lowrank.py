@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from .blit import Blitter
-from .style import PALETTE, SERIES, legend_outside, new_figure, style_axes, styled, suite_style
+from .style import (PALETTE, SERIES, layout_with_legends_below, legend_outside, new_figure, style_axes, styled,
+                    suite_style)
 
 LAYER_STYLES = SERIES[:5]         # (colour, marker) per layer, the same in every figure
+LEGEND_ROOM = 0.25                # of the dashboard figure's height, below the axes, for the legends (4 rows)
 
 
 class LowRankFigure:
@@ -37,7 +39,7 @@ class LowRankFigure:
         (self.tuned_acc,) = ax.plot([], [], "P", color=PALETTE["black"], ms=10, label="fine-tuned")
         style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="test accuracy",
                    title="Accuracy vs compression", xlog=True)
-        legend_outside(ax)                       # below the axes: the current point never covers it
+        legend_outside(ax, ncol=1, align="left")   # below the axes: the current point never covers it
 
         ax = self.ax_speed
         (self.curve_flops,) = ax.plot([], [], "-", color=PALETTE["grey"], label="theory (FLOPs)")
@@ -48,7 +50,7 @@ class LowRankFigure:
         ax.axhline(1.0, color="black", lw=0.8)
         style_axes(ax, xlabel="compression rate alpha (bits)", ylabel="speedup delta",
                    title="Speedup vs compression", xlog=True, ylog=True)
-        legend_outside(ax)
+        legend_outside(ax, ncol=1)
 
         ax = self.ax_spec
         self.spectra = [ax.plot([], [], "-", color=c, lw=1.4)[0] for c, _ in LAYER_STYLES[:3]]
@@ -81,8 +83,8 @@ class LowRankFigure:
         self.ax_spec.set_xlim(0.8, max(len(s) for s in spectra) * 1.3)
         floor = min(max(s[-1] / s[0], 1e-6) for s in spectra)
         self.ax_spec.set_ylim(floor / 2, 2)
-        legend_outside(self.ax_spec, ncol=1)     # below the axes: the cut-off lines never cross it
-        self.fig.tight_layout()
+        legend_outside(self.ax_spec, ncol=1, align="right")   # below the axes: the cut-off lines never cross it
+        layout_with_legends_below(self.fig, LEGEND_ROOM)
         self.tuned_acc.set_data([], [])
         self.blitter.redraw_static()
 

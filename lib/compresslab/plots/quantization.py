@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .blit import Blitter
-from .style import PALETTE, SERIES, legend_outside, new_figure, style_axes, styled, suite_style
+from .style import (PALETTE, SERIES, layout_with_legends_below, legend_outside, new_figure, style_axes, styled,
+                    suite_style)
 
 # One (colour, marker) per scheme, the same in every figure.
 LEGEND_ROOM = 0.2           # of the figure's height, below the axes, for the legends (3 rows)
@@ -73,9 +74,7 @@ class QuantizationFigure:
         self.reference.set_ydata([reference_accuracy] * 2)
         self.ax_acc.set_ylim(0.0, 1.02)          # from 0: a collapse (2-bit min-max) stays in view
         legend_outside(self.ax_acc, ncol=3, handles=[*self.curves.values(), self.current, self.qat], align="left")
-        for ax in (self.ax_acc, self.ax_speed):    # the axes keep their width; the legends get the bottom fifth
-            ax.get_legend().set_in_layout(False)
-        self.fig.tight_layout(rect=(0, LEGEND_ROOM, 1, 1))
+        layout_with_legends_below(self.fig, LEGEND_ROOM)
         self.measured_points.set_data(*measured_points)
         self.qat.set_data([], [])
         self.set_curves(curves, measured_points=measured_points)

@@ -118,5 +118,15 @@ def legend_outside(ax, *, ncol=2, handles=None, align="center"):
                          borderaxespad=0, handlelength=1.5, columnspacing=1.0, **kwargs)
 
 
+def layout_with_legends_below(fig, room):
+    """``tight_layout`` for the axes alone, leaving the bottom ``room`` (a fraction
+    of the figure's height) to the legends that ``legend_outside`` put there: the
+    axes keep their width however wide a legend is."""
+    for ax in fig.axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().set_in_layout(False)
+    fig.tight_layout(rect=(0, room, 1, 1))
+
+
 def kilobytes(n_bytes) -> float:
     return n_bytes / 1024
