@@ -510,3 +510,17 @@ def test_stored_fitnets_student_recomputes(results):
     np.testing.assert_array_equal(point["hint_mse"], results["fitnets_hint_mse"][1])
     grid = [tuple(g) for g in results["fitnets_grid"].tolist()]
     assert grid[int(np.argmax(results["fitnets_grid_val"]))] == tuple(results["fitnets_choice"].tolist())
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--prunned"], ["--fitnets", "extra"]])
+def test_results_command_runs_nothing_on_help_or_a_typo(argv, monkeypatch, capsys):
+    """`--help` prints the flags and a typo is refused, before any training starts."""
+    from compresslab import distillation_results as R
+
+    monkeypatch.setattr(R, "compute", lambda quick: pytest.fail("a training run started"))
+    monkeypatch.setattr(R, "load_results", lambda: pytest.fail("a partial run started"))
+    with pytest.raises(SystemExit) as stop:
+        R.main(argv)
+    assert stop.value.code == (0 if argv == ["--help"] else 2)
+    out = capsys.readouterr()
+    assert ("--pruned" in out.out) if argv == ["--help"] else ("unrecognized arguments" in out.err)

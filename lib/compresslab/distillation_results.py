@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from . import distillation as D
-from .data import load_dataset
+from .data import _write_atomically, load_dataset
 from .network import random_network
 from .training import train
 
@@ -422,7 +422,7 @@ def save(results: dict, path=RESULTS_FILE):
     for k, v in arrays.items():
         if v.dtype == object:
             raise TypeError(f"results[{k!r}] must be a plain array (no pickles); got dtype object")
-    np.savez_compressed(path, **arrays)
+    _write_atomically(Path(path), **arrays)          # a killed run leaves the old file whole
 
 
 def load_results(path=RESULTS_FILE) -> dict:
@@ -434,12 +434,29 @@ def load_results(path=RESULTS_FILE) -> dict:
         return {k: f[k] for k in f.files}
 
 
+def parse_args(argv):
+    """The command line; ``--help`` lists it (and an unknown flag is refused before any run)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m compresslab.distillation_results",
+                                     description="Run the distillation notebook's training runs (about 10 "
+                                                 "minutes on one core) and write data/distillation_results.npz.")
+    parser.add_argument("--quick", action="store_true", help="a small, fast version (to try the command)")
+    parser.add_argument("--regression", action="store_true", help="redo experiment 5 only, keep the rest")
+    parser.add_argument("--pruned", action="store_true", help="redo the pruned student only, keep the rest")
+    parser.add_argument("--fitnets", action="store_true", help="redo the FitNets comparison only, keep the rest")
+    parser.add_argument("--fix-oof", action="store_true",
+                        help="refit the out-of-fold teacher and redo its arm of experiment 3 (an old file)")
+    parser.add_argument("--out", default=None, help=f"another path for the .npz (default {RESULTS_FILE})")
+    return parser.parse_args(argv)
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    quick = "--quick" in argv
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    quick = args.quick
     from threadpoolctl import threadpool_limits
     t0 = time.perf_counter()
-    parts = [flag for flag in ("--regression", "--pruned", "--fitnets") if flag in argv]
+    parts = [f"--{name}" for name in ("regression", "pruned", "fitnets") if getattr(args, name)]
     with threadpool_limits(limits=1):
         if parts:                               # redo these parts only, keep the rest of the file
             results = load_results()
@@ -454,7 +471,7 @@ def main(argv=None):
                     add_pruned(results, ds, V, T, w, seeds)
                 if "--fitnets" in parts:
                     results.update(fitnets(ds, V, T, w, seeds, quick=quick))
-        elif "--fix-oof" in argv:
+        elif args.fix_oof:
             # a file written before two fixes: the out-of-fold training logits stored in float32
             # (the students trained on the float64 ones: refit the deterministic teacher), and
             # the out-of-fold arm of part 3 (its rows were misaligned with the shuffled split)
@@ -471,7 +488,7 @@ def main(argv=None):
             results["less_test"][2] = fixed["less_test"][2]
         else:
             results = compute(quick=quick)
-    path = Path(argv[argv.index("--out") + 1]) if "--out" in argv else RESULTS_FILE
+    path = RESULTS_FILE if args.out is None else Path(args.out)
     save(results, path)
     _log(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
 

@@ -247,7 +247,7 @@ def regenerate(path=None, seeds=EXPERIMENT_SEEDS, names=None, progress=print) ->
     """Run every precomputed experiment for every seed and the speed curves; write the .npz."""
     import time
 
-    from .data import data_dir
+    from .data import _write_atomically, data_dir
 
     path = data_dir() / EXPERIMENTS_FILE if path is None else path
     names = list(SEEDED_EXPERIMENTS) if names is None else list(names)
@@ -264,7 +264,7 @@ def regenerate(path=None, seeds=EXPERIMENT_SEEDS, names=None, progress=print) ->
     progress(f"speed curves: {time.perf_counter() - start:.0f} s")
     arrays["seeds"] = np.array(seeds)
     arrays["machine"] = _machine()
-    _write(path, arrays)
+    _write_atomically(path, **arrays)          # a killed run leaves the old file whole
     return str(path)
 
 
@@ -273,7 +273,7 @@ def regenerate_speed(path=None, progress=print) -> str:
     existing file; the seeded experiments are kept. Run it on a quiet machine."""
     import time
 
-    from .data import data_dir
+    from .data import _write_atomically, data_dir
 
     path = data_dir() / EXPERIMENTS_FILE if path is None else path
     arrays = load_experiments(path)
@@ -281,7 +281,7 @@ def regenerate_speed(path=None, progress=print) -> str:
     arrays.update(speed_curves())
     progress(f"speed curves: {time.perf_counter() - start:.0f} s")
     arrays["machine"] = _machine()
-    _write(path, arrays)
+    _write_atomically(path, **arrays)          # a killed run leaves the old file whole
     return str(path)
 
 
@@ -291,20 +291,6 @@ def _machine():
 
     return np.array(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                     f"load average {os.getloadavg()[0]:.1f} while measuring, numpy {np.__version__}")
-
-
-def _write(path, arrays):
-    """``np.savez_compressed`` to a temporary file, then renamed: a killed run leaves the old file whole."""
-    import os
-    from pathlib import Path
-
-    path = Path(path)
-    temporary = path.with_name(path.name + ".partial.npz")
-    try:
-        np.savez_compressed(temporary, **arrays)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def load_experiments(path=None) -> dict:
