@@ -524,3 +524,13 @@ def test_results_command_runs_nothing_on_help_or_a_typo(argv, monkeypatch, capsy
     assert stop.value.code == (0 if argv == ["--help"] else 2)
     out = capsys.readouterr()
     assert ("--pruned" in out.out) if argv == ["--help"] else ("unrecognized arguments" in out.err)
+
+
+def test_the_low_rank_student_is_named_by_the_ranks_it_has():
+    """The output layer (100 x 10) stays dense at rank 10 (break-even 9.1): the label says so."""
+    from compresslab import distillation_results as R
+    from compresslab.distillation import default_teacher, lowrank_student
+
+    label = R.lowrank_label(lowrank_student(default_teacher(), list(R.LOWRANK_RANKS)))
+    assert label == "low-rank (10, 10, dense) from the teacher"
+    assert label in R.load_results()["struct_names"].tolist()

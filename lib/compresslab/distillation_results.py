@@ -263,7 +263,7 @@ def compute(quick=False) -> dict:
     for seed in seeds:                                      # the start is deterministic; seeds shuffle batches
         h.append(fit_student(lowrank_start, ds.X_train, ds.y_train, ds, seed=seed)["test"])
         d.append(fit_student(lowrank_start, ds.X_train, ds.y_train, ds, logits=V, T=T, w=w, seed=seed)["test"])
-    struct_names.append("low-rank (10, 10, 10) from the teacher")
+    struct_names.append(lowrank_label(lowrank_start))
     struct_hard.append(h), struct_dist.append(d), struct_bytes.append(lowrank_start.storage_bits() / 8)
     _log(f"structure low-rank: hard {np.mean(h):.3f} distilled {np.mean(d):.3f}")
     for scheme, bits in (("symmetric", 2), ("binary", 1)):
@@ -415,6 +415,13 @@ def regression(quick=False) -> dict:
     reg = D.regression_distillation(Xd, yd, seeds=(0,) if quick else tuple(range(5)), **REGRESSION)
     _log(f"regression: {({k: float(v.mean()) for k, v in reg.items()})}")
     return {f"reg_{k}": v for k, v in reg.items()}
+
+
+def lowrank_label(network) -> str:
+    """"low-rank (10, 10, dense) from the teacher": each layer's rank, "dense" where
+    ``factorize`` kept it whole (a rank at or above the break-even)."""
+    ranks = ", ".join(str(layer.rank) if hasattr(layer, "rank") else "dense" for layer in network.layers)
+    return f"low-rank ({ranks}) from the teacher"
 
 
 def save(results: dict, path=RESULTS_FILE):
