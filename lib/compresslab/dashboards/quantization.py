@@ -28,7 +28,7 @@ CURVE_BITS = {"symmetric": (2, 3, 4, 5, 6, 8, 12, 16), "affine": (2, 3, 4, 5, 6,
               "kmeans": (1, 2, 3, 4, 6, 8), "binary": (1,), "ternary": (2,)}
 MEASURED = {"symmetric": (2, 4, 8), "binary": (1,)}     # settings timed for the measured-speedup points
 CURVE_OPTIONS = dict(granularity="neuron", range_method="mse")
-CACHED_NETWORKS = 32       # settings kept (codes and decoded weights, ~2.5 MB each): going back is instant
+CACHED_NETWORKS = 20       # settings kept (codes and decoded weights, ~2.5 MB each): going back is instant
 
 # (dataset, network content) -> what the warm-up computed: the k-means networks
 # (a few hundred KB each), the full curves and the measured points. Kept across
