@@ -189,9 +189,10 @@ class DistillationDashboard(LiveDashboard):
         ]
         if self.trained is not None:
             t = self.trained
+            epochs = f"{t['epochs']} epoch" + ("s" if t["epochs"] != 1 else "")
             rows.append(("trained here", f"{100 * t['test']:.1f} % test (T = {t['setting']['T']:g}, "
                                          f"w = {t['setting']['weight']:g}, {t['setting']['kind']} "
-                                         f"{t['setting']['size']}, best of {t['epochs']} epochs on validation)"))
+                                         f"{t['setting']['size']}, best of {epochs} on validation)"))
         notes = [f"accuracies are the nearest trained grid point (T = {self._nearest_T:g}, seed 0); "
                  "the marker on the curve is at the slider's T"]
         self.readout.value = readout_table(rows, notes=notes, speed=speed_text(r))   # speed: full width
