@@ -203,3 +203,8 @@ def test_given_svds_of_another_network_are_refused(digits_net, net):
         factorize(digits_net, ranks=2, svds=layer_svds(net))
     with pytest.raises(ValueError, match="svds must be layer_svds\\(network\\)"):
         allocate_ranks(digits_net, 1000, svds=layer_svds(digits_net)[:2])
+
+
+def test_given_svds_with_the_data_method_are_refused(digits_net, digits):
+    with pytest.raises(ValueError, match="svds are the weights' SVDs"):
+        factorize(digits_net, ranks=2, method="data", X=digits.X_train, svds=layer_svds(digits_net))

@@ -137,14 +137,17 @@ def shipped_table() -> list[dict]:
     from .distillation_results import load_results
 
     r = load_results()
-    rows = []
-    for j, h in enumerate(r["grid_sizes"]):
-        hard, dist = r["sizes_hard_test"][j], r["sizes_dist_test"][j]
-        rows.append(dict(hidden=int(h), T=float(r["sizes_Tw"][j, 0]), soft_weight=float(r["sizes_Tw"][j, 1]),
-                         hard_test=float(hard.mean()), hard_sd=float(hard.std(ddof=1)),
-                         distilled_test=float(dist.mean()), distilled_sd=float(dist.std(ddof=1)),
-                         seeds=len(hard), epochs=int(r["epochs"])))
-    return rows
+    return [dict(hidden=int(h), T=float(r["sizes_Tw"][j, 0]), soft_weight=float(r["sizes_Tw"][j, 1]),
+                 **_arms(r["sizes_hard_test"][j], r["sizes_dist_test"][j]), epochs=int(r["epochs"]))
+            for j, h in enumerate(r["grid_sizes"])]
+
+
+def _arms(hard, distilled) -> dict:
+    """Hard-label and distilled test accuracies over the seeds, as mean and sd (``stats.mean_sd``)."""
+    from .stats import mean_sd
+
+    h, d = mean_sd(hard), mean_sd(distilled)
+    return dict(hard_test=h.mean, hard_sd=h.sd, distilled_test=d.mean, distilled_sd=d.sd, seeds=h.n)
 
 
 STUDENTS_TITLE = ("Distillation: experiment 4's students (pruned included) and FitNets hints, from the shipped "
@@ -156,15 +159,11 @@ def students_table() -> list[dict]:
     from .distillation_results import load_results
 
     r = load_results()
-    sd = lambda a: float(np.std(a, ddof=1))                                 # noqa: E731
-    rows = [dict(student=str(n), kb=float(b) / 1024, hard_test=float(np.mean(h)), hard_sd=sd(h),
-                 distilled_test=float(np.mean(d)), distilled_sd=sd(d), seeds=len(h))
+    rows = [dict(student=str(n), kb=float(b) / 1024, **_arms(h, d))
             for n, b, h, d in zip(r["struct_names"], r["struct_bytes"], r["struct_hard_test"], r["struct_dist_test"])]
     t, s, e = (int(c) for c in r["fitnets_choice"])
     rows.append(dict(student=f"{r['fitnets_student']} + hints (teacher layer {t} -> student layer {s}, {e} epochs)",
-                     kb=rows[0]["kb"], hard_test=float(np.mean(r["fitnets_plain_test"])),
-                     hard_sd=sd(r["fitnets_plain_test"]), distilled_test=float(np.mean(r["fitnets_test"])),
-                     distilled_sd=sd(r["fitnets_test"]), seeds=len(r["fitnets_test"])))
+                     kb=rows[0]["kb"], **_arms(r["fitnets_plain_test"], r["fitnets_test"])))
     return rows                     # FitNets row: "hard" = plain distillation, "distilled" = hints + distillation
 
 

@@ -498,18 +498,16 @@ def distill(teacher, student, X, y, *, temperature=4.0, soft_weight=0.9, epochs=
     if masks is not None:
         from .pruning import mask_projection
 
-        mask_projection(masks)(result)                    # start on the allowed weights too
-        train_kwargs["after_step"] = _keep_masks(masks, train_kwargs.get("after_step"))
+        project = mask_projection(masks)                  # pruning's own after_step hook (as fine_tune)
+        project(result)                                   # start on the allowed weights too
+        train_kwargs["after_step"] = _then(project, train_kwargs.get("after_step"))
     history = train(result, X_student, y, epochs=epochs, teacher_logits=logits, temperature=T, soft_weight=w,
                     hard_weight=hard_weight, random_state=random_state, **train_kwargs)
     return result, history
 
 
-def _keep_masks(masks, after_step=None):
-    """The pruning module's own ``after_step`` hook (``mask_projection``), then the caller's, if any."""
-    from .pruning import mask_projection
-
-    project = mask_projection(masks)
+def _then(project, after_step=None):
+    """The mask projection, then the caller's own ``after_step`` hook, if any."""
     if after_step is None:
         return project
     check_callable("after_step", after_step)

@@ -104,7 +104,12 @@ def fit_student(student, X, y, ds, *, logits=None, T=1.0, w=0.0, X_transfer_logi
     Xs, Xv, Xt = view(X), view(ds.X_val), view(ds.X_test)
     net = student.copy()
     curve = []
-    after_step = None if masks is None else D._keep_masks(masks)
+    if masks is None:
+        after_step = None
+    else:
+        from .pruning import mask_projection          # pruning's own hook (lazy: scipy.sparse)
+
+        after_step = mask_projection(masks)
 
     def score(epoch, history):
         curve.append((net.score(Xv, ds.y_val), net.score(Xt, ds.y_test)))

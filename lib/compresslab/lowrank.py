@@ -237,6 +237,9 @@ def factorize(network: Network, ranks=None, *, energy=None, method="svd", X=None
     if method == "data":
         if X is None:
             raise ValueError("method='data' needs X, the training inputs the layers' outputs are fitted on; got None")
+        if svds is not None:
+            raise ValueError("svds are the weights' SVDs (method='svd'); method='data' fits the layers' outputs "
+                             "on X instead: leave svds=None")
         svds = layer_output_svds(network, X)
     else:
         if X is not None:

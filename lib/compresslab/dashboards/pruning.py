@@ -202,15 +202,15 @@ class PruningDashboard(LiveDashboard):
     def _score(self, criterion, scope, spare_output, s, network=None):
         """The report of the forward pass of the masked network at sparsity ``s`` (None if
         ``s`` would empty a layer), computed once per mask setting."""
-        def make():
-            masks = self.ranking(criterion, scope, spare_output).masks(_request(scope, spare_output, s))
-            return evaluate(apply_masks(self.baseline, masks) if network is None else network, self.dataset,
-                            self.baseline, measure=False, count_file_bytes=False)
         key = ("weights", criterion, scope, spare_output, s)
-        try:
-            return self._scored.get(key, make)
-        except ValueError:
-            return None
+        if network is None and key not in self._scored:
+            try:
+                masks = self.ranking(criterion, scope, spare_output).masks(_request(scope, spare_output, s))
+            except ValueError:                      # s would empty a layer (only this: other errors show)
+                return None
+            network = apply_masks(self.baseline, masks)
+        return self._scored.get(key, lambda: evaluate(network, self.dataset, self.baseline, measure=False,
+                                                      count_file_bytes=False))
 
     def _score_neurons(self, criterion, scope, s, network=None):
         """The report of the smaller dense network that removes a fraction ``s`` of the
