@@ -612,3 +612,37 @@ def test_lru_keeps_the_most_recent_and_peek_stores_nothing():
     assert cache.peek("a") == 1                                    # now the most recent
     cache.put("c", 3)                                              # evicts b, the least recent
     assert "b" not in cache and cache.peek("a") == 1 and cache.peek("c") == 3 and len(cache) == 2
+
+
+# --- the delayed call behind schedule_measurement -----------------------------------------
+def test_delayed_call_runs_only_the_latest_after_its_delay_in_one_thread():
+    """Moves schedule a measurement each; only the last runs, once, after the
+    delay, and all of them share one thread (no thread started per move)."""
+    import threading
+
+    from compresslab.dashboards.base import _DelayedCall
+
+    ran, threads = [], set()
+    delayed = _DelayedCall("test delayed")
+
+    def call(i):
+        threads.add(threading.current_thread().name)
+        ran.append(i)
+
+    before = threading.active_count()
+    for i in range(20):
+        delayed.schedule(0.05, lambda i=i: call(i))
+    assert threading.active_count() <= before + 1
+    assert delayed.join(timeout=10)
+    assert ran == [19] and threads == {"test delayed"}
+    delayed.schedule(30.0, lambda: call("cancelled"))        # far in the future, then cancelled
+    delayed.cancel()
+    assert delayed.join(timeout=1)
+    delayed.schedule(0.0, lambda: 1 / 0)                      # an error does not end the thread
+    assert delayed.join(timeout=10)
+    delayed.schedule(0.0, lambda: call("after the error"))
+    assert delayed.join(timeout=10)
+    assert ran[-1] == "after the error" and "cancelled" not in ran
+    delayed.close()
+    delayed.schedule(0.0, lambda: call("after close"))
+    assert delayed.join(timeout=1) and "after close" not in ran
