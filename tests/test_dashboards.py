@@ -646,3 +646,36 @@ def test_delayed_call_runs_only_the_latest_after_its_delay_in_one_thread():
     delayed.close()
     delayed.schedule(0.0, lambda: call("after close"))
     assert delayed.join(timeout=1) and "after close" not in ran
+
+
+@pytest.mark.parametrize("ranks", [[1, 1, 1], [5, 20, 10], [100, 50, 10], [300, 100, 10], [37, 99, 3]])
+def test_prefix_forward_gives_the_networks_own_logits(ranks):
+    """The dashboard scores a move from the kept activations of the layers before
+    the moved slider (and layer 1 from a slice of X U S): the same logits as the
+    factorized network's own forward pass (to 1e-12) and the same accuracy, whatever
+    order the sliders were moved in."""
+    from compresslab.dashboards.lowrank import PrefixForward
+    from compresslab.lowrank import factorize, layer_svds
+    from compresslab.metrics import evaluate
+
+    dash = LowRankDashboard(dataset="digits")
+    net, X, y = dash.baseline, dash.dataset.X_test, dash.dataset.y_test
+    svds = layer_svds(net)
+    ranks = [min(k, svd.full_rank) for k, svd in zip(ranks, svds)]
+    prefix = PrefixForward(net, svds, X)
+    for first in ([ranks[0], 2, 2], [ranks[0], ranks[1], 1], ranks):    # later layers computed from kept ones
+        prefix.logits(factorize(net, ranks=first, svds=svds))
+    result = factorize(net, ranks=ranks, svds=svds)
+    np.testing.assert_allclose(prefix.logits(result), result.network.logits(X), rtol=1e-12, atol=1e-12)
+    assert result.network.score_logits(prefix.logits(result), y) == result.network.score(X, y)
+    dash.controls["mode"].value = "per layer"
+    for i, k in enumerate(ranks):
+        dash.controls[f"rank{i}"].value = k
+    assert dash.last_error is None
+    assert dash.report.accuracy == evaluate(result.network, dash.dataset, measure=False).accuracy
+    dash.close()
+
+
+def test_score_logits_refuses_logits_of_another_shape(digits_net):
+    with pytest.raises(ValueError, match=r"logits must have shape \(n_samples, 10\); got \(5, 3\)"):
+        digits_net.score_logits(np.zeros((5, 3)), np.zeros(5, int))

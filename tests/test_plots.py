@@ -205,3 +205,39 @@ def test_blitter_blits_on_a_web_canvas_without_asking_the_browser_for_a_draw():
     assert "draw" not in events
     assert len(refreshes) == 4 and all(png is not None for png in refreshes)   # 2 blits, 2 full draws
     assert modes[0] == "diff"
+
+
+@pytest.mark.parametrize("pattern", ["zeros", "full", "sparse rows", "alternate", "first and last", "one pixel"])
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (7, 13), (460, 900)])
+def test_png_bytes_zlib_stream_is_exact(pattern, shape):
+    """The IDAT stream inflates (zlib checks its Adler-32) to exactly the filtered
+    rows, whatever mix of all-zero and changed rows the image has."""
+    import struct
+    import zlib
+
+    from compresslab.plots.blit import _adler32_zeros, png_bytes
+
+    h, w = shape
+    rng = np.random.default_rng(h * 1000 + w)
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rows = {"zeros": [], "full": range(h), "sparse rows": rng.choice(h, size=max(1, h // 20), replace=False),
+            "alternate": range(0, h, 2), "first and last": sorted({0, h - 1}), "one pixel": [h // 2]}[pattern]
+    for r in rows:
+        if pattern == "one pixel":
+            rgba[r, w // 2] = (1, 2, 3, 255)
+        else:
+            rgba[r] = rng.integers(0, 256, (w, 4), dtype=np.uint8)
+    png = png_bytes(rgba)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    at, idat = 8, b""
+    while at < len(png):
+        (length,), kind = struct.unpack(">I", png[at:at + 4]), png[at + 4:at + 8]
+        data = png[at + 8:at + 8 + length]
+        assert struct.unpack(">I", png[at + 8 + length:at + 12 + length])[0] == zlib.crc32(kind + data)
+        idat += data if kind == b"IDAT" else b""
+        at += 12 + length
+    filtered = np.zeros((h, 1 + 4 * w), np.uint8)
+    filtered[:, 1:] = rgba.reshape(h, 4 * w)
+    assert zlib.decompress(idat) == filtered.tobytes()
+    for n in (0, 1, 3601, 10**6):
+        assert _adler32_zeros(zlib.adler32(b"abc"), n) == zlib.adler32(bytes(n), zlib.adler32(b"abc"))

@@ -409,7 +409,7 @@ class Report:
 def evaluate(network: Network, dataset, baseline: Network | None = None, *, measure=True,
              repeats: int = 5, baseline_dtype="float64", baseline_seconds: float | None = None,
              count_file_bytes: bool = True, label: str = "", threads: int = 1, latency: bool = True,
-             max_seconds: float = 1.0) -> Report:
+             max_seconds: float = 1.0, test_logits=None) -> Report:
     """Accuracy (± its standard error) on the test split and every size/speed criterion against ``baseline``.
 
     ``baseline`` defaults to ``network`` itself (alpha = 1, delta = 1 for a
@@ -424,6 +424,9 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
     ``count_file_bytes=False`` leaves ``file_bytes`` and ``alpha_bytes`` as None (deflating
     a large file takes tens of ms; a dashboard fills them in afterwards with
     ``with_file_bytes``).
+    ``test_logits``: ``network.logits(dataset.X_test)`` when the caller already has
+    them (a dashboard that reused the activations of the layers a move did not
+    change); the accuracy is then computed from them (``score_logits``).
     """
     check_network("network", network)
     baseline = network if baseline is None else baseline
@@ -449,7 +452,7 @@ def evaluate(network: Network, dataset, baseline: Network | None = None, *, meas
     units = SIZE_UNITS if count_file_bytes else ("params", "bits")
     size = {by: model_size(network, by) for by in units}
     ref_size = {by: model_size(reference, by) for by in units}
-    accuracy = network.score(X, y)
+    accuracy = network.score(X, y) if test_logits is None else network.score_logits(test_logits, y)
     report = Report(accuracy=accuracy, n_test=n, accuracy_se=accuracy_se(accuracy, n),
                     params=size["params"], storage_bits=size["bits"],
                     file_bytes=size.get("bytes"), flops=network.flops(n),

@@ -491,8 +491,16 @@ class Network:
     def score(self, X, y) -> float:
         """Accuracy (subset accuracy for multilabel), like ``MLPClassifier.score``."""
         X = self._check_X(X)
-        y = check_labels("y", y, self, n_samples=X.shape[0])       # one label per sample, among the classes
-        y_pred = self._labels(activate(self.out_activation, self._logits(X)))   # X is not checked twice
+        return self.score_logits(self._logits(X), y)                # X is not checked twice
+
+    def score_logits(self, logits, y) -> float:
+        """``score`` from this network's logits (``logits(X)``), computed by the caller:
+        a dashboard that reused the activations of the layers a move left alone."""
+        logits, n_outputs = np.asarray(logits), self.layers[-1].n_outputs
+        if logits.ndim != 2 or logits.shape[1] != n_outputs:
+            raise ValueError(f"logits must have shape (n_samples, {n_outputs}); got {logits.shape}")
+        y = check_labels("y", y, self, n_samples=logits.shape[0])  # one label per sample, among the classes
+        y_pred = self._labels(activate(self.out_activation, logits))
         if self.multilabel:
             return float(np.mean(np.all(y_pred == y, axis=1)))
         return float(np.mean(y_pred == y))
