@@ -241,3 +241,23 @@ def test_png_bytes_zlib_stream_is_exact(pattern, shape):
     assert zlib.decompress(idat) == filtered.tobytes()
     for n in (0, 1, 3601, 10**6):
         assert _adler32_zeros(zlib.adler32(b"abc"), n) == zlib.adler32(bytes(n), zlib.adler32(b"abc"))
+
+
+@pytest.mark.parametrize("alpha", [255, 254, 0])
+def test_diff_image_sends_full_when_any_pixel_is_transparent(alpha):
+    """matplotlib's rule: a transparent pixel could not be overlaid, so the whole
+    image is sent; an opaque change is sent as a diff of the changed pixels."""
+    from compresslab.plots.blit import diff_image
+
+    before = np.full((5, 7, 4), 255, np.uint8)
+    _, _, last = diff_image(before, None)
+    after = before.copy()
+    after[2, 3] = (10, 20, 30, alpha)
+    mode, rgba, _ = diff_image(after, last)
+    assert mode == ("diff" if alpha == 255 else "full")
+    if mode == "diff":
+        expected = np.zeros_like(after)
+        expected[2, 3] = after[2, 3]
+        np.testing.assert_array_equal(rgba, expected)
+    else:
+        np.testing.assert_array_equal(rgba, after)

@@ -134,7 +134,7 @@ def png_bytes(rgba, level: int = PNG_DEFLATE_LEVEL) -> bytes:
         raise ValueError(f"rgba must have shape (height, width, 4); got {rgba.shape}")
     height, width, _ = rgba.shape
     row_bytes = 1 + 4 * width                                       # the filter-type byte, then the pixels
-    changed = rgba.reshape(height, 4 * width).any(axis=1)
+    changed = rgba.view(np.uint32).reshape(height, width).any(axis=1)     # a pixel at a time: 4x fewer
     edges = [0, *(np.flatnonzero(changed[1:] != changed[:-1]) + 1).tolist(), height]
     deflated, adler = [b"\x78\x01"], 1                             # zlib header: deflate, 32 KB window
     for start, stop in zip(edges[:-1], edges[1:]):
@@ -193,11 +193,21 @@ def diff_image(buffer, last):
     Returns (mode, rgba, this buffer as (h, w) uint32 for the next call)."""
     pixels = np.asarray(buffer)
     current = pixels.view(np.uint32).squeeze(2)
-    if last is None or current.shape != last.shape or (pixels[:, :, 3] != 255).any():
+    if last is None or current.shape != last.shape or _any_transparent(pixels, current):
         mode, output = "full", current
     else:
-        mode, output = "diff", np.where(current != last, current, 0)
+        mode, output = "diff", np.zeros_like(current)
+        np.copyto(output, current, where=current != last)       # ~3x faster than np.where here
     return mode, output.view(np.uint8).reshape((*output.shape, 4)), current.copy()
+
+
+def _any_transparent(pixels, as_uint32) -> bool:
+    """Any alpha byte below 255. On a little-endian machine alpha is the top byte
+    of each pixel's uint32: one contiguous comparison (~0.1 ms on a 900 x 460
+    figure) instead of a strided one over the alpha bytes (~0.4 ms)."""
+    if np.little_endian:
+        return bool((as_uint32 < np.uint32(0xFF000000)).any())
+    return bool((pixels[:, :, 3] != 255).any())
 
 
 def send_fast_png(canvas) -> None:
