@@ -644,8 +644,21 @@ def test_delayed_call_runs_only_the_latest_after_its_delay_in_one_thread():
     assert delayed.join(timeout=10)
     assert ran[-1] == "after the error" and "cancelled" not in ran
     delayed.close()
-    delayed.schedule(0.0, lambda: call("after close"))
+    assert delayed.schedule(0.0, lambda: call("after close")) is False
     assert delayed.join(timeout=1) and "after close" not in ran
+
+
+def test_a_measurement_scheduled_after_close_is_cancelled_not_left_pending():
+    """A Future that nothing will run must not stay pending (settle would time out)."""
+    dash = LowRankDashboard(dataset="digits")
+    dash.measure_delay = 0
+    dash.update()
+    dash.settle(timeout=60)
+    dash.close()
+    dash.reports.clear()
+    dash.update()
+    assert dash.measurement_job.cancelled()
+    assert dash.settle(timeout=1) >= 0 and not dash._pending
 
 
 @pytest.mark.parametrize("ranks", [[1, 1, 1], [5, 20, 10], [100, 50, 10], [300, 100, 10], [37, 99, 3]])
@@ -676,6 +689,10 @@ def test_prefix_forward_gives_the_networks_own_logits(ranks):
     dash.close()
 
 
-def test_score_logits_refuses_logits_of_another_shape(digits_net):
+def test_score_logits_refuses_logits_of_another_shape_or_not_finite(digits_net):
     with pytest.raises(ValueError, match=r"logits must have shape \(n_samples, 10\); got \(5, 3\)"):
         digits_net.score_logits(np.zeros((5, 3)), np.zeros(5, int))
+    logits = np.zeros((5, 10))
+    logits[2, 3] = np.nan
+    with pytest.raises(ValueError, match="logits must be finite"):
+        digits_net.score_logits(logits, np.zeros(5, int))

@@ -91,7 +91,7 @@ def test_png_bytes_decode_to_the_same_pixels(shape):
     np.testing.assert_array_equal(decoded, rgba)
 
 
-@pytest.mark.parametrize("shape", [(4, 4), (4, 4, 3), (2, 3, 4, 1)])
+@pytest.mark.parametrize("shape", [(4, 4), (4, 4, 3), (2, 3, 4, 1), (0, 5, 4), (5, 0, 4)])
 def test_png_bytes_rejects_what_is_not_rgba(shape):
     from compresslab.plots.blit import png_bytes
 
@@ -261,3 +261,39 @@ def test_diff_image_sends_full_when_any_pixel_is_transparent(alpha):
         np.testing.assert_array_equal(rgba, expected)
     else:
         np.testing.assert_array_equal(rgba, after)
+
+
+@pytest.mark.parametrize("change", ["resize", "dpi"])
+def test_blitter_redraws_fully_after_a_resize_or_a_new_pixel_ratio(change):
+    """A browser resize or a new device-pixel ratio changes the canvas and asks for a
+    draw later. A move in between must not paste the old background on the new,
+    blank buffer: it asks for the full draw instead, and the draw that follows
+    blits again."""
+    import types
+
+    from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore
+    from matplotlib.figure import Figure
+
+    from compresslab.plots.blit import Blitter
+
+    fig = Figure(figsize=(3, 2), dpi=50)
+    line, = fig.add_subplot().plot([0, 1, 2], [0, 1, 0])
+    canvas = FigureCanvasWebAggCore(fig)
+    sent, events = [], []
+    canvas.manager = types.SimpleNamespace(refresh_all=lambda: sent.append(1), resize=lambda *a, **k: None)
+    canvas.send_event = lambda kind, **kwargs: events.append(kind)
+    blitter = Blitter(fig, [line])
+    canvas.draw()
+    sent.clear(), events.clear()
+    if change == "resize":
+        fig.set_size_inches(4, 2)
+    else:
+        fig.set_dpi(100)
+    line.set_ydata([1, 0, 1])
+    blitter.update()
+    assert events == ["draw"] and sent == [] and blitter.background is None
+    canvas.draw()                                   # the draw the browser asks for
+    events.clear(), sent.clear()
+    line.set_ydata([0, 0, 1])
+    blitter.update()
+    assert events == [] and sent == [1]             # blitting again

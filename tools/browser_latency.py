@@ -74,6 +74,7 @@ def test_latency(notebook, lab, browser):
         if first: lat.append(first - t0)
         time.sleep(1.2)
     lat.sort()
+    assert lat, f"{notebook}: no step drew anything within 5 s"
     print(f"\nLATENCY ({windowing} windowing) {notebook} {CASES[notebook]}: n={len(lat)} median {lat[len(lat)//2]:.0f} ms max {lat[-1]:.0f} ms all {[round(x) for x in lat]}")
     page.close()
 
@@ -117,4 +118,6 @@ def test_echo_floor(redraw, lab, browser):
         handle.focus(); t0 = page.evaluate("() => performance.now()"); page.keyboard.press(key); time.sleep(1.0)
         d = page.evaluate(f"() => window.__draws.find(t => t > {t0}) || null")
         if d: draw_lat.append(round(d - t0))
-    print(f"\nECHO ({windowing} windowing) {redraw}: median {sorted(draw_lat)[len(draw_lat) // 2]} ms, all", sorted(draw_lat))
+    draw_lat.sort()
+    print(f"\nECHO ({windowing} windowing) {redraw}: median {draw_lat[len(draw_lat) // 2] if draw_lat else None} ms, "
+          f"all {draw_lat}")

@@ -499,6 +499,8 @@ class Network:
         logits, n_outputs = np.asarray(logits), self.layers[-1].n_outputs
         if logits.ndim != 2 or logits.shape[1] != n_outputs:
             raise ValueError(f"logits must have shape (n_samples, {n_outputs}); got {logits.shape}")
+        if not np.isfinite(logits).all():
+            raise ValueError("logits must be finite (the forward pass overflowed, or they are not this network's)")
         y = check_labels("y", y, self, n_samples=logits.shape[0])  # one label per sample, among the classes
         y_pred = self._labels(activate(self.out_activation, logits))
         if self.multilabel:

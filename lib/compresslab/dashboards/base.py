@@ -414,7 +414,10 @@ class LiveDashboard(Dashboard):
 
         if self._measure_timer is None:
             self._measure_timer = _DelayedCall(f"compresslab {name} measurement")
-        self._measure_timer.schedule(self.measure_delay, run)
+        if not self._measure_timer.schedule(self.measure_delay, run):     # closed: run never runs,
+            job.cancel()                                                  # so the job ends here
+            job.set_running_or_notify_cancel()
+            self._holds_released(job)
         return job
 
     _schedule_file_size = schedule_measurement   # the name before the timing API
@@ -551,15 +554,17 @@ class _DelayedCall:
         self._name, self._cv = name, threading.Condition()
         self._call, self._running, self._closed, self._thread = None, False, False, None
 
-    def schedule(self, delay: float, fn) -> None:
+    def schedule(self, delay: float, fn) -> bool:
+        """False (and ``fn`` never runs) once closed."""
         with self._cv:
             if self._closed:
-                return
+                return False
             self._call = (time.monotonic() + delay, fn)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, daemon=True, name=self._name)
                 self._thread.start()
             self._cv.notify_all()
+            return True
 
     def cancel(self) -> None:
         with self._cv:
@@ -589,10 +594,11 @@ class _DelayedCall:
                 self._call, self._running = None, True
                 self._cv.release()
                 try:
-                    fn()                             # the measurement reports its own errors
-                except Exception:                    # the measurement reports its own errors: never
+                    fn()
+                except BaseException:                # the measurement reports its own errors: never
                     traceback.print_exc()            # reached by design, and the loop must live on
                 finally:
+                    fn = None                        # free what the call holds (a network, the data)
                     self._cv.acquire()
                     self._running = False
                     self._cv.notify_all()

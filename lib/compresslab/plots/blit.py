@@ -27,6 +27,7 @@ class Blitter:
         and from their kept pixels when their string was drawn before."""
         self.labels = list(labels)
         self.fig, self.artists, self.background = fig, self.labels + list(artists), None
+        self._captured_at = None
         self._held, self._stale = 0, False
         self._text_pixels = {}                   # (text, string, position) -> its pixels over the background
         for artist in self.artists:
@@ -50,6 +51,7 @@ class Blitter:
         live = canvas is self.fig.canvas and self._can_blit(canvas) and not canvas.is_saving()
         if live:
             self.background = canvas.copy_from_bbox(self.fig.bbox)
+            self._captured_at = self._geometry()
             self._text_pixels.clear()
         for artist in self.artists:              # on the renderer of this draw: Agg, PDF or SVG
             artist.draw(event.renderer)
@@ -75,9 +77,18 @@ class Blitter:
                 self._stale = False
                 self.fig.canvas.draw_idle()
 
+    def _geometry(self):
+        """The pixel size and dpi the background was captured at. A browser resize or
+        a new device-pixel ratio changes them and only asks for a draw later: until
+        that draw, the old background would be pasted on a new, blank buffer."""
+        return self.fig.canvas.get_width_height(physical=True), self.fig.dpi
+
     def update(self):
         canvas = self.fig.canvas
-        if self.background is None or not self._can_blit(canvas):   # first draw captures it
+        if (self.background is None or not self._can_blit(canvas)           # the first draw captures it
+                or self._captured_at != self._geometry()):
+            self.background = None
+            self._text_pixels.clear()
             canvas.draw_idle()
             return
         canvas.restore_region(self.background)
@@ -130,8 +141,8 @@ def png_bytes(rgba, level: int = PNG_DEFLATE_LEVEL) -> bytes:
     them, so the runs can follow each other; an empty final block ends them.
     """
     rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
-    if rgba.ndim != 3 or rgba.shape[2] != 4:
-        raise ValueError(f"rgba must have shape (height, width, 4); got {rgba.shape}")
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or 0 in rgba.shape:
+        raise ValueError(f"rgba must have shape (height, width, 4) with height, width >= 1; got {rgba.shape}")
     height, width, _ = rgba.shape
     row_bytes = 1 + 4 * width                                       # the filter-type byte, then the pixels
     changed = rgba.view(np.uint32).reshape(height, width).any(axis=1)     # a pixel at a time: 4x fewer
@@ -167,12 +178,14 @@ def _zero_rows(row_bytes: int, n_rows: int, level: int) -> bytes:
     while n_rows:
         if n_rows & 1:
             key = (row_bytes, size, level)
-            if key not in _ZERO_BLOCKS:
+            blocks = _ZERO_BLOCKS.get(key)
+            if blocks is None:                                     # built locally: another thread may clear
+                compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+                blocks = compressor.compress(bytes(row_bytes * size)) + compressor.flush(zlib.Z_SYNC_FLUSH)
                 if len(_ZERO_BLOCKS) > 256:                         # many figure widths: start again
                     _ZERO_BLOCKS.clear()
-                compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-                _ZERO_BLOCKS[key] = compressor.compress(bytes(row_bytes * size)) + compressor.flush(zlib.Z_SYNC_FLUSH)
-            pieces.append(_ZERO_BLOCKS[key])
+                _ZERO_BLOCKS[key] = blocks
+            pieces.append(blocks)
         n_rows >>= 1
         size <<= 1
     return b"".join(pieces)
