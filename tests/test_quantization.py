@@ -354,6 +354,22 @@ def test_kmeans_1d_moves_empty_clusters_to_the_farthest_points():
     assert c[-1] == 50.0
 
 
+def test_kmeans_1d_never_divides_by_an_empty_cluster():
+    """Lone points far from a linear initialisation: an empty cluster takes one, and
+    the cluster it leaves is then empty too. No centroid may become inf or NaN on
+    the way (0 / 0); each keeps its place until a point comes to it."""
+    import warnings
+
+    from compresslab.quantization import _kmeans_1d
+
+    x = np.sort(np.concatenate([np.linspace(-1, -0.9, 40), np.linspace(0.9, 1, 40), [-0.05, 0.0, 0.05, 3.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                       # a division by zero would raise here
+        c = _kmeans_1d(x, np.linspace(x.min(), x.max(), 64))
+    assert np.isfinite(c).all() and c.size == 64
+    assert x.min() <= c.min() and c.max() <= x.max()
+
+
 @pytest.mark.parametrize("bits", [2, 4])
 def test_kmeans_network_accuracy_equals_the_sklearn_kmeans_version(bits, mnist_net, mnist5k, monkeypatch):
     import compresslab.quantization as q

@@ -193,7 +193,9 @@ def _kmeans_1d(x, centroids, max_iter=100, tol=1e-4):
         empty = np.flatnonzero(counts == 0)
         if empty.size:
             _relocate_empty(x, c, new_bounds, empty, counts, sums)
-        new = sums / counts
+        # a donor left with no point (its only point moved to an empty cluster), or an
+        # empty cluster with no distinct point left to take: it keeps its centroid
+        new = np.divide(sums, counts, out=c.copy(), where=counts > 0)
         shift = np.sum((new - c) ** 2)
         c = np.sort(new)                    # a relocated centroid may be out of order
         if bounds is not None and np.array_equal(new_bounds, bounds):
