@@ -324,16 +324,17 @@ class LiveDashboard(Dashboard):
         return "failed (see the error below)" if self._file_size_failed else "deflating..."
 
     # --- the per-setting report cache -------------------------------------------------------
-    def report_for(self, key, network, baseline, *, test_logits=None):
+    def report_for(self, key, network, baseline, *, compute_logits=None):
         """The report of setting ``key``: from ``self.reports`` (with whatever was
         measured for it already), else scored now, with no timing and no file:
         ``evaluate(network, dataset, baseline, measure=False, count_file_bytes=False)``
         (one forward pass; ``schedule_measurement`` does the rest later).
-        ``test_logits``: a callable giving the network's test logits by a cheaper
-        road than a full forward pass (called only when the setting is new)."""
+        ``compute_logits``: a callable giving the network's test logits by a cheaper
+        road than a full forward pass, passed on as ``evaluate(test_logits=...)``
+        (called only when the setting is new)."""
         return self.reports.get(key, lambda: metrics.evaluate(
             network, self.dataset, baseline, measure=False, count_file_bytes=False,
-            test_logits=None if test_logits is None else test_logits()))
+            test_logits=None if compute_logits is None else compute_logits()))
 
     # --- file size and measured speedup, in the background once the controls are still ---
     def _stop_measurement(self):

@@ -191,7 +191,7 @@ class LowRankDashboard(LiveDashboard):
                     self.controls[f"rank{i}"].value = k
         key = (self.dataset.name, tuple(result.ranks))
         r = self.report_for(key, result.network, self.baseline,
-                            test_logits=lambda: self.prefix_forward.logits(result))
+                            compute_logits=lambda: self.prefix_forward.logits(result))
         self.factorization, self.network, self._report = result, result.network, r
         self.plot.update(alpha=r.alpha, accuracy=r.accuracy, speedup_flops=r.speedup_theoretical,
                          speedup_measured=r.speedup_measured, ranks=result.ranks)

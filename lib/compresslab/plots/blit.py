@@ -114,6 +114,7 @@ class Blitter:
 
 
 def _is_web_canvas(canvas) -> bool:
+    """ipympl's canvas or matplotlib's WebAgg: one that sends its pixels to a browser."""
     from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore
 
     return isinstance(canvas, FigureCanvasWebAggCore)
@@ -228,7 +229,7 @@ def send_fast_png(canvas) -> None:
     ``png_bytes``: matplotlib's ``FigureCanvasWebAggCore.get_diff_image`` with the
     same full/diff rule (``diff_image``) and a faster encoder. Only this canvas
     changes; other canvases (Agg, PDF, SVG) are left as they are."""
-    if not hasattr(canvas, "get_diff_image") or not hasattr(canvas, "_png_is_old"):
+    if not _is_web_canvas(canvas):
         return
 
     def get_diff_image():
