@@ -4,6 +4,9 @@ Every fixture builds a fresh dashboard (function scope): the tests pass in any
 order (``-p randomly``). Building one closes the previous one of its class,
 and the per-dataset curves are cached by content, so a rebuild is cheap.
 """
+import dataclasses
+import threading
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -659,6 +662,32 @@ def test_a_measurement_scheduled_after_close_is_cancelled_not_left_pending():
     dash.update()
     assert dash.measurement_job.cancelled()
     assert dash.settle(timeout=1) >= 0 and not dash._pending
+
+
+def test_a_measured_network_given_as_a_function_is_built_on_the_background_thread_only_when_needed():
+    """``schedule_measurement(network=callable)``: the move does not build the network;
+    the measurement builds it off the kernel's thread and measures that network; a
+    setting with nothing left to measure never builds it."""
+    dash = LowRankDashboard(dataset="digits")
+    dash.measure_delay = 0
+    network = dash.network
+    built = []
+
+    def build():
+        built.append(threading.current_thread())
+        return network
+
+    dash.settle(timeout=60)
+    dash._report = dataclasses.replace(dash.report, file_bytes=None, timing=None, latency=None)  # all missing
+    job = dash.schedule_measurement(build, dash.baseline, key=None)
+    assert built == [] or built[0] is not threading.main_thread()
+    filled = job.result(timeout=60)
+    assert len(built) == 1 and built[0] is not threading.main_thread()
+    assert filled.file_bytes == network.serialized_bytes() and filled.timing is not None
+    dash._report = filled                               # everything measured: nothing to build
+    dash.schedule_measurement(build, dash.baseline).result(timeout=5)
+    assert len(built) == 1
+    dash.close()
 
 
 @pytest.mark.parametrize("ranks", [[1, 1, 1], [5, 20, 10], [100, 50, 10], [300, 100, 10], [37, 99, 3]])

@@ -297,3 +297,101 @@ def test_blitter_redraws_fully_after_a_resize_or_a_new_pixel_ratio(change):
     line.set_ydata([0, 0, 1])
     blitter.update()
     assert events == [] and sent == [1]             # blitting again
+
+
+def _counting_draws(artist, counts):
+    """Wrap ``artist.draw`` to count its calls in ``counts[artist]``."""
+    draw = artist.draw
+
+    def counted(renderer):
+        counts[artist] = counts.get(artist, 0) + 1
+        return draw(renderer)
+
+    artist.draw = counted
+
+
+def test_slow_artists_are_drawn_only_when_they_change_and_the_pixels_stay_right():
+    """A slow artist is kept with the background: a move that leaves it alone does
+    not draw it, a move that changes it (or its visibility) draws it once, and after
+    every move the canvas is, pixel for pixel, a full draw of the same state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from compresslab.plots.blit import Blitter
+
+    fig = Figure(figsize=(3, 2), dpi=60)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    curve, = ax.plot([0, 1, 2], [0, 1, 0], lw=3)
+    image = ax.imshow(np.zeros((4, 4)), extent=(0, 1, 0, 1), vmin=0, vmax=1)
+    point, = ax.plot([0.5], [0.5], "o", ms=12)
+    ax.set_xlim(-0.5, 2.5), ax.set_ylim(-0.5, 1.5)
+    blitter = Blitter(fig, [point], slow=[curve, image])
+    fig.canvas.draw()
+    counts = {}
+    for artist in (curve, image, point):
+        _counting_draws(artist, counts)
+    moves = [(None, None, 0.2), (None, None, 0.9), ([1, 0, 1], None, 0.4), (None, np.eye(4), 0.4),
+             (None, None, 1.2), ("hide", None, 0.3), (None, None, 0.6), ("show", None, 0.6)]
+    expected_slow_draws = [0, 0, 1, 1, 0, 1, 0, 1]
+    for (curve_y, pixels, y), slow_draws in zip(moves, expected_slow_draws):
+        counts.clear()
+        if isinstance(curve_y, str):
+            curve.set_visible(curve_y == "show")
+        elif curve_y is not None:
+            curve.set_ydata(curve_y)
+        if pixels is not None:
+            image.set_data(pixels)
+        point.set_ydata([y])
+        blitter.update()
+        assert counts.get(point) == 1
+        assert counts.get(curve, 0) == counts.get(image, 0) == slow_draws
+        blitted = np.array(fig.canvas.buffer_rgba())
+        fig.canvas.draw()                                # a full draw of the same state
+        np.testing.assert_array_equal(blitted, np.asarray(fig.canvas.buffer_rgba()))
+        blitter.update()                                 # from the new backgrounds: the same pixels
+        np.testing.assert_array_equal(blitted, np.asarray(fig.canvas.buffer_rgba()))
+
+
+def test_slow_artists_keep_their_drawing_order_under_the_fast_ones():
+    """A slow artist is drawn before every fast one, in a full draw as in a blit:
+    a fast marker on top of a slow line stays on top."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from compresslab.plots.blit import Blitter
+
+    fig = Figure(figsize=(2, 2), dpi=50)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_xlim(0, 1), ax.set_ylim(0, 1)
+    marker, = ax.plot([0.5], [0.5], "s", ms=30, color="red")
+    line, = ax.plot([0, 1], [0.5, 0.5], lw=4, color="blue")
+    blitter = Blitter(fig, [marker], slow=[line])     # kept: the canvas holds its callback weakly
+    fig.canvas.draw()
+    blitter.update()
+    x, y = (int(v) for v in ax.transData.transform((0.5, 0.5)))
+    height = fig.canvas.get_width_height()[1]
+    red = np.asarray(fig.canvas.buffer_rgba())[height - y, x]
+    assert tuple(red[:3]) == (255, 0, 0)
+
+
+def test_set_data_helpers_mark_an_artist_stale_only_when_its_data_change():
+    from matplotlib.figure import Figure
+
+    from compresslab.plots.blit import set_image_data, set_line_data
+
+    ax = Figure().add_subplot()
+    line, = ax.plot([1.0, 2.0], [np.nan, 3.0])
+    image = ax.imshow(np.arange(4.0).reshape(2, 2))
+    for artist in (line, image):
+        artist.set_animated(True)                        # as a Blitter makes them: no stale callbacks
+        artist.stale = False
+    set_line_data(line, [1, 2], [np.nan, 3])             # the same numbers (NaN equals NaN), as ints and lists
+    set_image_data(image, np.arange(4.0).reshape(2, 2))
+    assert not line.stale and not image.stale
+    set_line_data(line, [1, 2], [1, 3])
+    set_image_data(image, np.arange(4.0).reshape(4, 1))  # the same numbers, another shape
+    assert line.stale and image.stale
+    np.testing.assert_array_equal(line.get_ydata(), [1, 3])
+    assert image.get_array().shape == (4, 1)

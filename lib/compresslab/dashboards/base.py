@@ -360,7 +360,9 @@ class LiveDashboard(Dashboard):
         """Measure the current report's missing numbers once the controls have been
         still for ``measure_delay`` seconds, in a background thread (see the module doc).
 
-        ``network``: the current setting's network; ``baseline``: what alpha and
+        ``network``: the current setting's network, or a function that builds it
+        (called on the background thread, and only if something is measured: a
+        move does not wait for a stored format it may never need); ``baseline``: what alpha and
         delta are against (counted as float64, as ``evaluate`` does; default
         ``self.baseline``); ``key``: the setting's key in ``self.reports`` (the
         filled report is stored there); ``X``: the samples timed (default the
@@ -390,12 +392,13 @@ class LiveDashboard(Dashboard):
                 if not job.set_running_or_notify_cancel():
                     return
                 filled = dataclasses.replace(report)      # a private copy: the shared report is the kernel's
+                measured = network() if callable(network) else network
                 if want_file:
                     with metrics.timing_guard(f"{name}: .npz deflate"):
-                        metrics.with_file_bytes(filled, network, baseline)
+                        metrics.with_file_bytes(filled, measured, baseline)
                     self._post(functools.partial(self._measured, generation, key, dataclasses.replace(filled)))
                 if want_speed and not cancel.is_set():
-                    a, b = _cancellable(reference, cancel), _cancellable(network, cancel)
+                    a, b = _cancellable(reference, cancel), _cancellable(measured, cancel)
                     for attempt in range(MEASURE_ATTEMPTS):      # re-measure when the suite was busy meanwhile
                         timing = metrics.measure_speedup(a, b, X, threads=1, max_seconds=max_seconds)
                         latency = metrics.measure_speedup(a, b, X, threads=1, batch_size=1, max_seconds=max_seconds)

@@ -46,7 +46,6 @@ CURVE_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
 NEURON_CURVE_FRACTIONS = (0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 CACHED_RANKINGS = 12          # criterion x scope x output spared: ~2 MB each
 READOUT_HEIGHT = "350px"      # as tall as the controls beside it: every row shows, fine-tuned included
-CACHED_NETWORKS = 8           # stored networks of the last settings (the timing API times them)
 WARMUP_BATCH = 4              # forward passes per warm-up step (~60 ms: a move waits at most that long)
 
 # network content -> the one-shot curves: computed once per kernel, kept across re-built dashboards
@@ -156,7 +155,6 @@ class PruningDashboard(LiveDashboard):
         self.warmup = None            # the thread scoring every slider position (see _warmup_steps)
         self._rankings = LRU(CACHED_RANKINGS)
         self._neuron_rankings = LRU(2 * len(CRITERIA))
-        self._stored = LRU(CACHED_NETWORKS)
         # mask or neuron setting -> report of its forward pass (any format); room for every one (~1 KB each)
         self._scored = LRU(3 * 2 * len(CRITERIA) * len(SPARSITY_PERCENT))
         self.safely(self._load)()
@@ -314,7 +312,9 @@ class PruningDashboard(LiveDashboard):
         self.plot.update(alpha=r.alpha, accuracy=r.accuracy, sparsity=self.weight_sparsity,
                          curve_key=self.curve_key, measured=self.measured_delta(r), pixels=pixels,
                          tuned=self.tuned)
-        self.schedule_measurement(self.stored_network(), self.baseline, key=key)
+        network, fmt = self.network, st["fmt"]           # the stored format is built only when measured
+        self.schedule_measurement(network if masks is None else (lambda: to_sparse(network, fmt)),
+                                  self.baseline, key=key)
         self.render()
 
     @property
@@ -336,7 +336,7 @@ class PruningDashboard(LiveDashboard):
         """The network as stored in the chosen format (what is deflated and timed)."""
         if self.masks is None:
             return self.network
-        return self._stored.get(self.key, lambda: to_sparse(self.network, self._setting["fmt"]))
+        return to_sparse(self.network, self._setting["fmt"])
 
     # --- fine-tuning -----------------------------------------------------------------------
     def fine_tune(self):
@@ -360,7 +360,7 @@ class PruningDashboard(LiveDashboard):
         self.tuned_report = r
         self.plot.update(alpha=self._report.alpha, accuracy=self._report.accuracy, sparsity=self.weight_sparsity,
                          curve_key=self.curve_key, measured=self.measured_delta(self._report),
-                         pixels=self.plot.image.get_array().ravel(), tuned=self.tuned)
+                         pixels=self.plot.pixels, tuned=self.tuned)
         self.render()
 
     # --- the readout ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blit import Blitter
+from .blit import Blitter, set_image_data, set_line_data
 from .style import PALETTE, SERIES, legend_outside, new_figure, style_axes, styled, suite_style
 
 N_CLASSES = 10
@@ -29,9 +29,12 @@ class DistillationFigure:
         self.ax_img, self.ax_bars, self.ax_T, self.ax_size = axes
         with suite_style():
             self._build()
-        self.blitter = Blitter(self.fig, [self.image, self.bars, self.curve_T, self.hard_T,
-                                          self.current_T, self.trained_T, self.curve_size_dist,
-                                          self.curve_size_hard, self.current_size, self.trained_size])
+        # slow: what a temperature move leaves alone (the image, the curves of this kind,
+        # size and weight): kept with the background, drawn again when a setter changed it.
+        # The distilled size curve is read at the nearest trained T: it moves with T.
+        self.blitter = Blitter(self.fig, [self.bars, self.current_T, self.trained_T, self.curve_size_dist,
+                                          self.current_size, self.trained_size],
+                               slow=[self.image, self.curve_T, self.hard_T, self.curve_size_hard])
 
     def _build(self):
         ax = self.ax_img
@@ -86,16 +89,16 @@ class DistillationFigure:
 
     def update(self, *, image, q, entropy_bits, T, grid_T, curve, hard, current_accuracy, sizes_kb,
                size_dist, size_hard, size_kb, size_accuracy):
-        self.image.set_data(image.reshape(28, 28))
+        set_image_data(self.image, np.reshape(image, (28, 28)))       # the slow artists: only if changed
         xs = np.repeat(np.arange(N_CLASSES, dtype=float), 3)
         ys = np.column_stack([np.full(N_CLASSES, 1e-7), np.maximum(q, 1e-7), np.full(N_CLASSES, np.nan)]).ravel()
         xs[2::3] = np.nan
         self.bars.set_data(xs, ys)
-        self.curve_T.set_data(grid_T, curve)
-        self.hard_T.set_data([0.8, 65], [hard, hard])
+        set_line_data(self.curve_T, grid_T, curve)
+        set_line_data(self.hard_T, [0.8, 65], [hard, hard])
         self.current_T.set_data([T], [current_accuracy])
         self.curve_size_dist.set_data(sizes_kb, size_dist)
-        self.curve_size_hard.set_data(sizes_kb, size_hard)
+        set_line_data(self.curve_size_hard, sizes_kb, size_hard)
         self.current_size.set_data([size_kb], [size_accuracy])
         self.blitter.update()
 
