@@ -197,6 +197,7 @@ def test_lowrank_dataset_switch(lowrank):
 from compresslab.dashboards import QuantizationDashboard  # noqa: E402
 from compresslab.encoding import QuantizedArray  # noqa: E402
 from compresslab.quantization import QuantizedInput  # noqa: E402
+from compresslab.metrics import evaluate  # noqa: E402
 
 
 @pytest.fixture()
@@ -210,6 +211,80 @@ def quant():
 def _levels_x(dash):
     x = dash.plot.levels.get_xdata()
     return np.asarray(x, float)[~np.isnan(np.asarray(x, float))]
+
+
+def _prefetched(dash):
+    """Wait for the warm-up and the prefetch, then fill the caches (the kernel's side)."""
+    dash.warmup is None or dash.warmup.join(timeout=120)
+    dash.settle(timeout=60)
+    assert dash.wait_prefetched(timeout=120)
+
+
+@pytest.mark.parametrize("scheme, granularity, activation_bits", [("symmetric", "tensor", 0),
+                                                                  ("affine", "neuron", 4), ("kmeans", "tensor", 0)])
+def test_quantization_prefetch_scores_every_bit_width_so_a_bits_move_is_a_lookup(scheme, granularity,
+                                                                                activation_bits, monkeypatch):
+    """While the user looks, every setting one move away (another position of either
+    slider, another scheme, granularity or range) is scored in the background; each
+    prefetched report is the one a move would compute, and such a move runs no
+    forward pass. After a move, the settings around the new one are scored in turn."""
+    from compresslab.dashboards import base as dashboard_base
+
+    dash = QuantizationDashboard(dataset="digits", bits=4, scheme=scheme)
+    dash.measure_delay, dash.measure_speed = 0, False
+    dash.controls["granularity"].value = granularity
+    dash.controls["activation_bits"].value = activation_bits
+    _prefetched(dash)
+    one_move_away = [("bits", b) for b in (1, 2, 3, 5, 8, 12, 16, 32, 64)] + [
+        ("activation_bits", a) for a in (0, 16, 8, 6, 4, 3, 2) if a != activation_bits] + [
+        ("scheme", s) for s in ("symmetric", "affine", "kmeans", "binary") if s != scheme] + [
+        ("granularity", "neuron" if granularity == "tensor" else "tensor"), ("range", "mse")]
+    expected = []
+    for name, value in one_move_away:
+        setting, _ = dash.setting(**{name: value})
+        key = (dash.dataset.name, *setting.values())
+        assert key in dash._prefetched or key in dash.reports, setting
+        reference = evaluate(dash.network_for(**setting), dash.dataset, dash.baseline, measure=False,
+                             count_file_bytes=False)
+        expected.append((reference.accuracy, reference.storage_bits, reference.alpha))
+    scored = []
+    monkeypatch.setattr(dashboard_base.metrics, "evaluate", lambda *a, **k: scored.append(1))
+    for (name, value), numbers in zip(one_move_away, expected):
+        dash.controls[name].value = value
+        r = dash.report
+        assert dash.last_error is None and (r.accuracy, r.storage_bits, r.alpha) == numbers, (name, value)
+        with dash.syncing():                              # back, without a move: one move away again
+            for control, start in (("bits", 4), ("activation_bits", activation_bits), ("scheme", scheme),
+                                   ("granularity", granularity), ("range", "minmax")):
+                dash.controls[control].value = start
+    assert scored == []                                   # every move a lookup
+    monkeypatch.undo()
+    thread = dash.prefetch
+    dash.controls["scheme"].value = "symmetric" if scheme != "symmetric" else "affine"
+    _prefetched(dash)
+    assert dash.prefetch is thread and thread.is_alive()              # one thread for the dashboard's life
+    assert (dash.dataset.name, *dash.setting(bits=3)[0].values()) in dash._prefetched
+    dash.close()
+
+
+def test_a_prefetch_does_not_push_visited_settings_out_of_the_caches():
+    """Visited settings, then the prefetches of three other schemes (18 settings each,
+    more than the caches hold): every visited setting is still a lookup (a prefetch
+    keeps its results apart until a move reaches them)."""
+    dash = QuantizationDashboard(dataset="digits", bits=4, scheme="symmetric")
+    dash.measure_delay, dash.measure_speed = 0, False
+    visited = []
+    for bits in (2, 3, 5, 6, 7, 8):
+        dash.controls["bits"].value = bits
+        visited.append((dash.dataset.name, *dash.setting()[0].values()))
+    for scheme in ("kmeans", "binary", "affine"):
+        dash.controls["scheme"].value = scheme
+        _prefetched(dash)
+    for key in visited:
+        assert key in dash.reports, key
+    dash.close()
+    dash.prefetch.join(timeout=10)
+    assert not dash.prefetch.is_alive()                                # it ends with the dashboard
 
 
 def test_quantization_contract(quant):

@@ -101,7 +101,9 @@ def test_png_bytes_rejects_what_is_not_rgba(shape):
 
 def test_fast_canvas_sends_what_matplotlib_would_send():
     """Two identical figures on web canvases, one with ``send_fast_png``: for the
-    first (full) image and for a change (diff), the same mode and the same pixels."""
+    first (full) image and for a change (diff), the same mode and the same pixels
+    (a diff is cut after its last changed row and column: drawn at the top-left
+    corner, it paints the same pixels)."""
     import io
     import types
 
@@ -134,7 +136,10 @@ def test_fast_canvas_sends_what_matplotlib_would_send():
             if step == 2:
                 line.set_ydata([1, 0, 1])                         # a change: only some pixels differ
             images.append(sent(canvas))
-        np.testing.assert_array_equal(images[1], images[0])
+        fast = np.zeros_like(images[0])
+        fast[:images[1].shape[0], :images[1].shape[1]] = images[1]     # drawn at (0, 0), as the browser does
+        np.testing.assert_array_equal(fast, images[0])
+        assert images[1].shape[:2] <= images[0].shape[:2]
     assert canvases[1][2] == canvases[0][2] == ["full", "diff", "diff"]
     assert canvases[1][0].get_diff_image() is None                # nothing new since: nothing sent
 
@@ -395,3 +400,23 @@ def test_set_data_helpers_mark_an_artist_stale_only_when_its_data_change():
     assert line.stale and image.stale
     np.testing.assert_array_equal(line.get_ydata(), [1, 3])
     assert image.get_array().shape == (4, 1)
+
+
+@pytest.mark.parametrize("changed", [[], [(0, 0)], [(3, 1), (1, 5)], [(6, 9)], [(2, 2), (6, 0)]])
+def test_cropped_diff_keeps_every_changed_pixel_where_the_browser_draws_it(changed):
+    """Cut after the last changed row and column, never before the first: drawn at the
+    top-left corner it paints exactly the diff; nothing changed gives one clear pixel."""
+    from compresslab.plots.blit import cropped_diff
+
+    rng = np.random.default_rng(len(changed))
+    diff = np.zeros((7, 10, 4), np.uint8)
+    for r, c in changed:
+        diff[r, c] = rng.integers(1, 256, 4)
+    cut = cropped_diff(diff)
+    if not changed:
+        assert cut.shape == (1, 1, 4) and not cut.any()
+        return
+    assert cut.shape == (max(r for r, _ in changed) + 1, max(c for _, c in changed) + 1, 4)
+    painted = np.zeros_like(diff)
+    painted[:cut.shape[0], :cut.shape[1]] = cut
+    np.testing.assert_array_equal(painted, diff)

@@ -11,7 +11,10 @@ figure, redrawn two ways: ``draw_idle`` (ipympl asks the browser, the browser as
 for a full draw: two round trips) and ``blit`` (compresslab's Blitter, what the
 dashboards do: the pixels go out at once). The blit echo is the floor of this
 method (Playwright's key press, the widget round trip, the PNG, the browser's
-message handling). LATENCY_WINDOWING=none measures with every cell rendered (the
+message handling); ``blit_big`` is the same at a dashboard's size (9 x 4.7 in,
+a line across the whole axes): what a bigger diff image costs on its own;
+``blit_corner`` the same figure with a small axes at its top-left corner (the
+diff image is cropped to it, ``plots.blit.cropped_diff``). LATENCY_WINDOWING=none measures with every cell rendered (the
 browser tests' setting); the default is JupyterLab's own (what `make lab` gives).
 """
 import os
@@ -93,18 +96,20 @@ CODE = '''%matplotlib widget
 import ipywidgets as w, matplotlib.pyplot as plt
 s = w.IntSlider(0, 0, 100, description="echo", continuous_update=False); lab = w.Label("v0")
 with plt.ioff():
-    fig, ax = plt.subplots(figsize=(3, 2))
+    fig, ax = plt.subplots(figsize=(9, 4.7) if "{redraw}" in ("blit_big", "blit_corner") else (3, 2))
+if "{redraw}" == "blit_corner":
+    ax.set_position([0.03, 0.6, 0.3, 0.35])      # what moves sits top-left: the diff image is cropped small
 line, = ax.plot([0, 1], [0, 0])
 ax.set_ylim(0, 1)
 from compresslab.plots import Blitter
-blitter = Blitter(fig, [line]) if "{redraw}" == "blit" else None
+blitter = Blitter(fig, [line]) if "{redraw}".startswith("blit") else None
 def on(change):
     lab.value = f"v{change.new}"; line.set_ydata([0, change.new / 100])
     blitter.update() if blitter else fig.canvas.draw_idle()
 s.observe(on, "value")
 w.VBox([s, lab, fig.canvas])'''
 
-@pytest.mark.parametrize("redraw", ["draw_idle", "blit"])
+@pytest.mark.parametrize("redraw", ["draw_idle", "blit", "blit_big", "blit_corner"])
 def test_echo_floor(redraw, lab, browser):
     base, token, log = lab
     windowing = _windowing(log)

@@ -179,29 +179,44 @@ def bench_dashboards() -> list[dict]:
                      median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
                      build_s=build_s, ready_s=build_s))
 
-    start = time.perf_counter()
-    dash = QuantizationDashboard(dataset="mnist-5k")
-    build_s = time.perf_counter() - start
-    dash.fig.canvas.draw()
-    # moves while the k-means warm-up still runs (target: none over 100 ms)
-    warming = _time_moves(dash, [("bits", b) for b in (8, 6, 3, 5, 2, 7, 4)])
-    rows.append(dict(dashboard="quantization, during warm-up", visit="first", moves=len(warming),
-                     median_ms=1e3 * float(np.median(warming)), max_ms=1e3 * max(warming),
-                     build_s=build_s, ready_s=float("nan")))
-    if dash.warmup is not None:
-        dash.warmup.join()
-    dash.flush()
-    warm_s = time.perf_counter() - start
     moves = [("bits", b) for b in (8, 6, 3, 2, 16, 1, 32, 64, 4)] + [
         ("range", "mse"), ("granularity", "neuron"), ("scheme", "affine"), ("scheme", "kmeans"),
         ("scheme", "binary"), ("scheme", "symmetric"), ("activation_bits", 4), ("activation_bits", 2)]
-    for visit in ("first", "again"):
-        times = _time_moves(dash, moves)
-        rows.append(dict(dashboard="quantization (mnist-5k)", visit=visit, moves=len(moves),
+    for prefetch in (False, True):
+        start = time.perf_counter()
+        dash = QuantizationDashboard(dataset="mnist-5k", bits=5, prefetch=prefetch)
+        build_s = time.perf_counter() - start
+        dash.fig.canvas.draw()
+        if not prefetch:             # moves while the k-means warm-up still runs (target: none over 100 ms)
+            warming = _time_moves(dash, [("bits", b) for b in (7, 9, 10, 11, 12, 13, 14)])
+            rows.append(dict(dashboard="quantization, during warm-up", visit="first", moves=len(warming),
+                             median_ms=1e3 * float(np.median(warming)), max_ms=1e3 * max(warming),
+                             build_s=build_s, ready_s=float("nan")))
+        if dash.warmup is not None:
+            dash.warmup.join()
+        dash.settle(timeout=60)
+        dash.flush()
+        ready_s = time.perf_counter() - start
+        if prefetch:                 # a user who looks before each move: what is one move away is scored
+            times = []
+            for move in moves:
+                dash.settle(timeout=60)
+                dash.wait_prefetched()
+                times += _time_moves(dash, [move])
+            what = "first visit after a pause (prefetched)"
+        else:
+            times = _time_moves(dash, moves)
+            what = "first visit, back to back (computed on the move)"
+        rows.append(dict(dashboard=f"quantization (mnist-5k), {what}", visit="first", moves=len(moves),
                          median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
-                         build_s=build_s, ready_s=warm_s))
-        for name, value in (("range", "minmax"), ("granularity", "tensor"), ("activation_bits", 0)):
+                         build_s=build_s, ready_s=ready_s))
+        for name, value in (("bits", 5), ("range", "minmax"), ("granularity", "tensor"), ("activation_bits", 0)):
             dash.controls[name].value = value
+        times = _time_moves(dash, moves)
+        rows.append(dict(dashboard="quantization (mnist-5k), the same moves again", visit="again",
+                         moves=len(moves), median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
+                         build_s=build_s, ready_s=ready_s))
+        dash.close()
     return rows
 
 

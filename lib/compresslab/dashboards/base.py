@@ -203,6 +203,7 @@ class LiveDashboard(Dashboard):
         self.reports = LRU(REPORTS_CACHED)   # setting key -> Report (what was measured for it so far)
         self._gate = threading.Condition()   # warm-ups wait on it while moves and measurements run
         self._moves, self._pending, self._closed = 0, set(), False
+        self.last_move = 0.0              # time.monotonic() when the last move was handled
         self._generation = 0            # bumped by every update: stale background results are dropped
         self._inbox = queue.SimpleQueue()
         self._loop = _kernel_loop()
@@ -458,6 +459,7 @@ class LiveDashboard(Dashboard):
         finally:
             with self._gate:
                 self._moves -= 1
+                self.last_move = time.monotonic()
                 self._gate.notify_all()
 
     def warmup_gate(self, timeout=WARMUP_PAUSE_MAX) -> bool:

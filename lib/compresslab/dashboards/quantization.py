@@ -6,9 +6,14 @@ point beside the PTQ one. The per-scheme curves and measured-speedup points
 are computed once per dataset by the library (``curves.sweep_schemes``);
 which settings a scheme takes is the library's rule too
 (``quantization.scheme_options``). The networks of the last few settings are
-kept in a small LRU, so going back is instant and memory stays bounded.
+kept in a small LRU, so going back is instant and memory stays bounded; the
+settings one move away are scored in the background while the user looks, so a
+first visit after a pause is instant too.
 """
 from __future__ import annotations
+
+import functools
+import time
 
 import ipywidgets as widgets
 import numpy as np
@@ -18,6 +23,7 @@ from ..metrics import evaluate
 from ..plots import QuantizationFigure
 from ..quantization import (activation_ranges, canonical_setting, quantization_aware_training, quantize,
                             quantize_activations, scheme_options)
+from .._validation import check_bool
 from .base import LRU, LiveDashboard, accuracy_text, fmt_bytes, readout_table, shared_baseline, speed_text
 
 DATASETS = ("mnist-5k", "digits")
@@ -28,6 +34,9 @@ CURVE_BITS = {"symmetric": (2, 3, 4, 5, 6, 8, 12, 16), "affine": (2, 3, 4, 5, 6,
               "kmeans": (1, 2, 3, 4, 6, 8), "binary": (1,), "ternary": (2,)}
 MEASURED = {"symmetric": (2, 4, 8), "binary": (1,)}     # settings timed for the measured-speedup points
 CURVE_OPTIONS = dict(granularity="neuron", range_method="mse")
+PREFETCH_QUIET = 0.3       # seconds without a move before the prefetch scores another setting
+PREFETCH_KEPT = 32         # prefetched settings kept (~30 are one move away; weights networks shared)
+CONTROLS_PREFETCHED = ("bits", "activation_bits", "scheme", "granularity", "range")
 CACHED_NETWORKS = 20       # settings kept (codes and decoded weights, ~2.5 MB each): going back is instant
 
 # (dataset, network content) -> what the warm-up computed: the k-means networks
@@ -87,10 +96,11 @@ class QuantizationDashboard(LiveDashboard):
     """Dashboard of notebooks/02_quantization.ipynb (see module doc).
 
     ``controls``: dataset, bits, scheme, granularity, range, activation_bits,
-    layer (whose histogram is shown), epochs, qat (a button).
+    layer (whose histogram is shown), epochs, qat (a button). ``prefetch``: score
+    the settings one move away in the background while the user looks (``_prefetch``).
     """
 
-    def __init__(self, dataset="mnist-5k", bits=4, scheme="symmetric", qat_epochs=2):
+    def __init__(self, dataset="mnist-5k", bits=4, scheme="symmetric", qat_epochs=2, prefetch=True):
         toggle_style = {"button_width": "90px", "description_width": "60px"}
         controls = {
             "dataset": widgets.Dropdown(options=DATASETS, value=dataset, description="dataset"),
@@ -113,6 +123,11 @@ class QuantizationDashboard(LiveDashboard):
         super().__init__(controls, QuantizationFigure(), ["dataset", *settings, "layer"], panel_width="420px",
                          trainer="qat")
         self.qat_report, self.qat_message, self.note = None, "", ""
+        self.levels_shown = None      # (how many levels the histogram draws, of what), None for a float format
+        # the thread scoring the settings one move away; around which controls; what it scored
+        self.prefetch_enabled = check_bool("prefetch", prefetch)   # False: first visits computed on the move
+        self.prefetch, self._prefetch_target, self._prefetch_done = None, None, None
+        self._prefetched = LRU(PREFETCH_KEPT)
         self.warmup = None            # the thread fitting k-means and timing the curve points
         self._networks = LRU(CACHED_NETWORKS)     # setting -> PTQ network (PTQ is deterministic)
         self.safely(self._load_dataset)()
@@ -213,24 +228,153 @@ class QuantizationDashboard(LiveDashboard):
         return self._networks.get(key, lambda: quantize(self.baseline, scheme, bits, granularity=granularity,
                                                          range_method=range_method))
 
-    # --- every move ------------------------------------------------------------------
-    def setting(self):
-        """(setting, note) of the controls: the scheme's own rules applied (bits clamped,
-        ignored options normalised by ``quantization.canonical_setting``)."""
+    # --- the settings one move away, scored while the user looks --------------------------------
+    def _prefetch(self):
+        """Point the prefetch at the current controls: it scores, in the background, the
+        settings one move away that have no report yet (any weight bit-width, any
+        activation bit-width, another scheme, granularity or range; the nearest slider
+        positions first), so a first move of a control after a pause is a lookup and
+        a blit (~5-10 ms), not a quantization and a forward pass (~20-50 ms).
+
+        One thread for the dashboard's life (a warm-up: ``start_warmup``): it waits
+        for the build's warm-up, for ``PREFETCH_QUIET`` s without a move, and (the
+        warm-up gate) while a move is handled or a measurement is pending; it scores
+        at one BLAS thread. What it scored waits in its own small LRU until a move
+        reaches it (``_take_prefetched``): it never pushes what the user visited
+        out of the caches."""
+        if not self.prefetch_enabled:
+            return
         c = self.controls
-        scheme, bits, note = effective_setting(c["scheme"].value, c["bits"].value)
+        target = (self.dataset.name, *(c[name].value for name in CONTROLS_PREFETCHED))
+        with self._gate:
+            if self._prefetch_target == target:
+                return
+            self._prefetch_target = target
+            self._gate.notify_all()
+        if self.prefetch is None:
+            self.prefetch = self.start_warmup(self._prefetch_steps(), name="prefetch")
+
+    def wait_prefetched(self, timeout=120.0) -> bool:
+        """Wait until the prefetch has scored every setting one move away, then keep what
+        it scored (``flush``). For tests and benchmarks."""
+        with self._gate:
+            done = self._gate.wait_for(lambda: self._closed or self._prefetch_done == self._prefetch_target,
+                                       timeout=timeout)
+        self.flush()
+        return done and not self._closed
+
+    def _prefetch_steps(self):
+        attempted, built = set(), LRU(4)          # keys tried for this target; weights networks, shared
+        attempted_for = None
+        while True:
+            with self._gate:
+                if self._closed:
+                    return
+                target, base = self._prefetch_target, self.base
+            warmup = self.warmup
+            if warmup is not None and warmup.is_alive():     # the curves and k-means first
+                warmup.join(timeout=1.0)
+                continue
+            quiet = PREFETCH_QUIET - (time.monotonic() - self.last_move)
+            if quiet > 0:                                    # the user is moving: wait until still
+                time.sleep(quiet)
+                continue
+            if attempted_for != target:
+                attempted, attempted_for = set(), target
+            step = self._next_prefetch(target, base, attempted, built)
+            if step is not None:
+                yield step
+                continue
+            with self._gate:                                 # all scored: sleep until the controls move
+                if self._prefetch_target == target:
+                    self._prefetch_done = target
+                    self._gate.notify_all()
+                    self._gate.wait_for(lambda: self._closed or self._prefetch_target != target, timeout=5.0)
+
+    def one_move_away(self):
+        """The control values one move from the current ones, nearest first: (distance,
+        control, value) for every other position of the two sliders (distance in slider
+        steps) and every other choice of scheme, granularity and range (distance 1)."""
+        c = self.controls
+        moves = []
+        for name, options in (("bits", BIT_OPTIONS), ("activation_bits", [v for _, v in ACTIVATION_OPTIONS]),
+                              ("scheme", SCHEME_OPTIONS), ("granularity", ("tensor", "neuron")),
+                              ("range", ("minmax", "mse"))):
+            here = list(options).index(c[name].value)
+            for i, value in enumerate(options):
+                if i != here:
+                    moves.append((abs(i - here) if name in ("bits", "activation_bits") else 1, name, value))
+        return sorted(moves, key=lambda m: (m[0], CONTROLS_PREFETCHED.index(m[1])))
+
+    def _next_prefetch(self, target, base, attempted, built):
+        """The next setting one move from ``target`` to score, or None."""
+        if self.base is not base or self._prefetch_target != target:
+            return None
+        for _, name, value in self.one_move_away():
+            setting, _ = self.setting(**{name: value})
+            key = (base.dataset.name, *setting.values())
+            if (key in attempted or key in self.reports or key in self._prefetched
+                    or (setting["scheme"] == "kmeans" and setting["bits"] not in self._kmeans)):
+                continue                                 # scored already; or a k-means fit (seconds): not here
+            attempted.add(key)
+            return functools.partial(self._prefetch_one, base, key, setting, built)
+        return None
+
+    def _prefetch_one(self, base, key, setting, built):
+        """On the prefetch thread: build and score one setting; kept on the kernel's thread."""
+        scheme, bits, granularity, range_method, activation_bits = setting.values()
+        if scheme == "float64":
+            weights = base.network
+        elif scheme == "kmeans":
+            weights = self._kmeans[bits]
+        else:                                            # activation settings share their weights network
+            weights = built.get((scheme, bits, granularity, range_method), lambda: quantize(
+                base.network, scheme, bits, granularity=granularity, range_method=range_method))
+        q = quantize_activations(weights, activation_bits, self.activation_ranges) if activation_bits else weights
+        report = evaluate(q, base.dataset, base.network, measure=False, count_file_bytes=False)
+
+        def keep():
+            if self.base is base:
+                self._prefetched.put(key, (weights, q, report))
+        return keep
+
+    def _take_prefetched(self, key, setting):
+        """Move a prefetched setting into the caches a move reads, when the move reaches it."""
+        found = self._prefetched.peek(key)
+        if found is None:
+            return
+        weights, q, report = found
+        scheme, bits, granularity, range_method, activation_bits = setting.values()
+        if scheme not in ("float64", "kmeans"):
+            self._networks.put((scheme, bits, granularity, range_method, 0), weights)
+        if activation_bits:
+            self._networks.put(tuple(setting.values()), q)
+        if key not in self.reports:                      # a move got there first: keep its report
+            self.reports.put(key, report)
+
+    # --- every move ------------------------------------------------------------------
+    def setting(self, **values):
+        """(setting, note) of the controls, or of them with some set otherwise (``values``:
+        control name -> value, of ``CONTROLS_PREFETCHED``): the scheme's own rules
+        applied (bits clamped, ignored options normalised by ``quantization.canonical_setting``)."""
+        unknown = set(values) - set(CONTROLS_PREFETCHED)
+        if unknown:
+            raise ValueError(f"setting() takes values of {CONTROLS_PREFETCHED}; got {sorted(unknown)}")
+        v = {name: values.get(name, self.controls[name].value) for name in CONTROLS_PREFETCHED}
+        scheme, bits, note = effective_setting(v["scheme"], v["bits"])
         if scheme == "float64":
             weights = dict(scheme=scheme, bits=bits, granularity="tensor", range_method="minmax")
         else:
-            weights = canonical_setting(scheme, bits, c["granularity"].value, c["range"].value)
-        return dict(**weights, activation_bits=c["activation_bits"].value), note
+            weights = canonical_setting(scheme, bits, v["granularity"], v["range"])
+        return dict(**weights, activation_bits=v["activation_bits"]), note
 
     def update(self):
         setting, note = self.setting()
         self.controls["granularity"].disabled = not takes(setting["scheme"], "granularity")
         self.controls["range"].disabled = not takes(setting["scheme"], "range_method")
-        q = self.network_for(**setting)
         key = (self.dataset.name, *setting.values())
+        self._take_prefetched(key, setting)
+        q = self.network_for(**setting)
         r = self.report_for(key, q, self.baseline)
         self.network, self._report, self._setting, self.note = q, r, setting, note
         shown = q.layers[self.controls["layer"].value]
@@ -240,14 +384,16 @@ class QuantizationDashboard(LiveDashboard):
         per_neuron = setting["granularity"] == "neuron" or (
             setting["scheme"] not in ("float64",) and scheme_options(setting["scheme"])["granularity"] == ("neuron",))
         label = "levels of the widest neuron" if per_neuron else "levels"
+        self.levels_shown = None if levels is None else (len(levels), label)
         self.plot.update(alpha=r.alpha, accuracy=r.accuracy, speedup_measured=r.speedup_measured, levels=levels,
                          levels_label=label)
         self.schedule_measurement(q, self.baseline, key=key)
+        self._prefetch()
         self.render()
 
     @staticmethod
     def _widest_neuron(layer):
-        W = layer.to_dense().weight
+        W = layer.value("weight")         # the decoded weights the forward pass used (cached, no copy)
         return int(np.argmax(W.max(axis=0) - W.min(axis=0)))
 
     def train_qat(self):
@@ -284,6 +430,8 @@ class QuantizationDashboard(LiveDashboard):
             ("size (.npz file)", self.file_size_text(fmt_bytes)),
             ("alpha bits / file", f"{r.alpha:.2f} / " + ("..." if r.alpha_bytes is None else f"{r.alpha_bytes:.2f}")),
             ("beta (bits)", f"{r.beta:.2f}"),
+            ("levels in the histogram", "none (float format)" if self.levels_shown is None
+             else f"{self.levels_shown[0]:,} ({self.levels_shown[1]})"),
             ("bytes-moved bound, batch 1", f"δ ≤ {r.alpha:.2f}×"),
             ("accuracy", accuracy_text(r)),
             ("float64", accuracy_text(self.base_report)),

@@ -259,6 +259,23 @@ def diff_image(buffer, last):
     return mode, output.view(np.uint8).reshape((*output.shape, 4)), current.copy()
 
 
+def cropped_diff(rgba):
+    """A diff image cut after its last changed row and column (at least 1 x 1).
+
+    The browser draws a diff image at the canvas's top-left corner, at its own
+    size, over what it shows (ipympl's and matplotlib's WebAgg scripts both call
+    ``drawImage(image, 0, 0)``), so the transparent margin on the right and at the
+    bottom can go: less to encode, send and decode. (Not the top or left margin:
+    the image would land there.) A bare echo of a 9 x 4.7 in figure took ~27 ms
+    longer from key press to pixels than one of a 3 x 2 in figure with one core
+    busy (99 vs 72 ms)."""
+    changed = rgba.view(np.uint32).squeeze(2) != 0
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if rows.size == 0:
+        return rgba[:1, :1]
+    return rgba[:rows[-1] + 1, :cols[-1] + 1]
+
+
 def _any_transparent(pixels, as_uint32) -> bool:
     """Any alpha byte below 255. On a little-endian machine alpha is the top byte
     of each pixel's uint32: one contiguous comparison (~0.1 ms on a 900 x 460
@@ -284,6 +301,6 @@ def send_fast_png(canvas) -> None:
         mode, rgba, canvas._last_buff = diff_image(buffer, last)
         canvas.set_image_mode(mode)
         canvas._force_full = canvas._png_is_old = False
-        return png_bytes(rgba)
+        return png_bytes(cropped_diff(rgba) if mode == "diff" else rgba)
 
     canvas.get_diff_image = get_diff_image
