@@ -224,10 +224,11 @@ def _prefetched(dash):
                                                                   ("affine", "neuron", 4), ("kmeans", "tensor", 0)])
 def test_quantization_prefetch_scores_every_bit_width_so_a_bits_move_is_a_lookup(scheme, granularity,
                                                                                 activation_bits, monkeypatch):
-    """While the user looks, every setting one move away (another position of either
-    slider, another scheme, granularity or range) is scored in the background; each
-    prefetched report is the one a move would compute, and such a move runs no
-    forward pass. After a move, the settings around the new one are scored in turn."""
+    """While the user looks, the nearest settings one move away (other positions of
+    either slider, another scheme, granularity or range) are scored in the
+    background; each prefetched report is the one a move would compute, and such a
+    move runs no forward pass. After a move, the settings around the new one are
+    scored in turn."""
     from compresslab.dashboards import base as dashboard_base
 
     dash = QuantizationDashboard(dataset="digits", bits=4, scheme=scheme)
@@ -235,10 +236,18 @@ def test_quantization_prefetch_scores_every_bit_width_so_a_bits_move_is_a_lookup
     dash.controls["granularity"].value = granularity
     dash.controls["activation_bits"].value = activation_bits
     _prefetched(dash)
-    one_move_away = [("bits", b) for b in (1, 2, 3, 5, 8, 12, 16, 32, 64)] + [
-        ("activation_bits", a) for a in (0, 16, 8, 6, 4, 3, 2) if a != activation_bits] + [
-        ("scheme", s) for s in ("symmetric", "affine", "kmeans", "binary") if s != scheme] + [
-        ("granularity", "neuron" if granularity == "tensor" else "tensor"), ("range", "mse")]
+    from compresslab.dashboards.quantization import PREFETCH_KEPT
+
+    ahead = dash.prefetch_keys()
+    assert len(ahead) == PREFETCH_KEPT
+    one_move_away, seen = [], set()
+    for _, name, value in dash.one_move_away():               # the moves that reach those settings
+        key = (dash.dataset.name, *dash.setting(**{name: value})[0].values())
+        if key in ahead and key not in seen:
+            seen.add(key)
+            one_move_away.append((name, value))
+    assert seen == set(ahead)
+    assert {name for name, _ in one_move_away} >= {"bits", "activation_bits", "scheme"}
     expected = []
     for name, value in one_move_away:
         setting, _ = dash.setting(**{name: value})
@@ -264,6 +273,29 @@ def test_quantization_prefetch_scores_every_bit_width_so_a_bits_move_is_a_lookup
     _prefetched(dash)
     assert dash.prefetch is thread and thread.is_alive()              # one thread for the dashboard's life
     assert (dash.dataset.name, *dash.setting(bits=3)[0].values()) in dash._prefetched
+    dash.close()
+
+
+def test_the_prefetch_survives_dataset_switches_and_never_mixes_two_datasets():
+    """The dataset changes while the prefetch scores: no error, and everything it
+    kept was computed on the dataset its key names (784 or 64 inputs)."""
+    import time as _time
+
+    dash = QuantizationDashboard(dataset="digits", bits=4, scheme="symmetric")
+    dash.measure_delay, dash.measure_speed = 0, False
+    inputs = {"digits": 64, "mnist-5k": 784}
+    for pause in (0.35, 0.4, 0.5, 0.45, 0.6, 0.35):
+        dash.controls["dataset"].value = "mnist-5k" if dash.controls["dataset"].value == "digits" else "digits"
+        dash.controls["activation_bits"].value = 4 if dash.controls["activation_bits"].value == 0 else 0
+        _time.sleep(pause)                                # the prefetch starts scoring meanwhile
+        dash.flush()
+        assert dash.last_error is None, dash.last_error
+    _prefetched(dash)
+    assert dash.last_error is None, dash.last_error
+    kept = list(dash._prefetched._items.items())
+    assert kept
+    for key, (weights, q, report) in kept:
+        assert q.layers[0].n_inputs == weights.layers[0].n_inputs == inputs[key[0]], key
     dash.close()
 
 

@@ -420,3 +420,45 @@ def test_cropped_diff_keeps_every_changed_pixel_where_the_browser_draws_it(chang
     painted = np.zeros_like(diff)
     painted[:cut.shape[0], :cut.shape[1]] = cut
     np.testing.assert_array_equal(painted, diff)
+
+
+def test_diff_encoder_keeps_the_browsers_picture_right_frame_after_frame():
+    """A browser that pastes each image at the top-left corner (a "full" one replacing
+    everything, a "diff" one over what it shows) always shows the current frame,
+    while the encoder reuses its arrays: changes anywhere, no change, a new size, a
+    transparent pixel. The scratch rows give the same PNG bytes as fresh ones."""
+    import io
+
+    from PIL import Image
+
+    from compresslab.plots.blit import DiffEncoder, png_bytes
+
+    rng = np.random.default_rng(3)
+    encoder, shown = DiffEncoder(), None
+    frame = np.full((6, 9, 4), 255, np.uint8)
+    modes = []
+    for step in range(10):
+        frame = frame.copy()
+        if step == 5:
+            frame = np.full((7, 5, 4), 255, np.uint8)                 # the canvas was resized
+        elif step == 7:
+            frame[2, 3, 3] = 128                                     # a transparent pixel: full image
+        elif step == 8:
+            frame[:, :, 3] = 255
+        elif step != 3:                                              # step 3: nothing changed
+            r, c = rng.integers(0, frame.shape[0]), rng.integers(0, frame.shape[1])
+            frame[r, c, :3] = rng.integers(0, 255, 3)
+        mode, png = encoder.encode(frame)
+        image = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+        if mode == "full":
+            shown = image.copy()
+        else:
+            h, w = image.shape[:2]
+            region = shown[:h, :w]
+            region[image[:, :, 3] > 0] = image[image[:, :, 3] > 0]
+        modes.append(mode)
+        np.testing.assert_array_equal(shown, frame)
+    assert modes[0] == modes[5] == modes[7] == "full" and modes.count("diff") == 7
+    rgba = rng.integers(0, 256, (5, 7, 4), dtype=np.uint8)
+    assert png_bytes(rgba, scratch=np.full(500, 9, np.uint8)) == png_bytes(rgba) == png_bytes(
+        rgba, scratch=np.zeros(3, np.uint8))                             # too small: not used

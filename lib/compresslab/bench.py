@@ -102,24 +102,19 @@ def bench_core(names=("digits", "mnist-5k")) -> list[dict]:
     return rows
 
 
-def _diff_png(canvas, last):
-    """The image ipympl sends after a redraw, encoded as the suite's figures encode
-    it (``plots.blit.send_fast_png``: changed pixels only, unfiltered PNG)."""
-    from .plots.blit import diff_image, png_bytes
-
-    _, rgba, current = diff_image(canvas.buffer_rgba(), last)
-    png_bytes(rgba)
-    return current
-
-
 def _time_moves(dash, moves) -> list[float]:
-    """Seconds per control change, including the diff image ipympl would send."""
+    """Seconds per control change, including the diff image ipympl would send, encoded
+    as the suite's figures encode it (``plots.blit.DiffEncoder``: changed pixels only,
+    unfiltered PNG)."""
+    from .plots.blit import DiffEncoder
+
+    encoder = DiffEncoder()
+    encoder.encode(dash.fig.canvas.buffer_rgba())
     times = []
-    last = _diff_png(dash.fig.canvas, None)
     for name, value in moves:
         t = time.perf_counter()
         dash.controls[name].value = value
-        last = _diff_png(dash.fig.canvas, last)
+        encoder.encode(dash.fig.canvas.buffer_rgba())
         times.append(time.perf_counter() - t)
         assert dash.last_error is None, dash.last_error
     return times

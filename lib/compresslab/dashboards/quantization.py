@@ -35,7 +35,7 @@ CURVE_BITS = {"symmetric": (2, 3, 4, 5, 6, 8, 12, 16), "affine": (2, 3, 4, 5, 6,
 MEASURED = {"symmetric": (2, 4, 8), "binary": (1,)}     # settings timed for the measured-speedup points
 CURVE_OPTIONS = dict(granularity="neuron", range_method="mse")
 PREFETCH_QUIET = 0.3       # seconds without a move before the prefetch scores another setting
-PREFETCH_KEPT = 32         # prefetched settings kept (~30 are one move away; weights networks shared)
+PREFETCH_KEPT = 12         # the nearest settings one move away scored ahead (~2.5 MB each; ~28 exist)
 CONTROLS_PREFETCHED = ("bits", "activation_bits", "scheme", "granularity", "range")
 CACHED_NETWORKS = 20       # settings kept (codes and decoded weights, ~2.5 MB each): going back is instant
 
@@ -127,6 +127,7 @@ class QuantizationDashboard(LiveDashboard):
         # the thread scoring the settings one move away; around which controls; what it scored
         self.prefetch_enabled = check_bool("prefetch", prefetch)   # False: first visits computed on the move
         self.prefetch, self._prefetch_target, self._prefetch_done = None, None, None
+        self._prefetch_data = None    # (base, activation ranges, k-means networks) of the dataset shown
         self._prefetched = LRU(PREFETCH_KEPT)
         self.warmup = None            # the thread fitting k-means and timing the curve points
         self._networks = LRU(CACHED_NETWORKS)     # setting -> PTQ network (PTQ is deterministic)
@@ -165,6 +166,8 @@ class QuantizationDashboard(LiveDashboard):
                 self.warmup = self.start_warmup(self._warmup_steps(key, base, curves), name="warm-up")
             self.qat_report = None
             self._set_histogram()
+        # what the prefetch thread reads, set at once when all of it belongs to this dataset
+        self._prefetch_data = (base, self.activation_ranges, self._kmeans)
 
     def _warmup_steps(self, key, base, curves):
         """Off the build path, one step at a time (``start_warmup``): the one-shot
@@ -270,7 +273,7 @@ class QuantizationDashboard(LiveDashboard):
             with self._gate:
                 if self._closed:
                     return
-                target, base = self._prefetch_target, self.base
+                target, data = self._prefetch_target, self._prefetch_data
             warmup = self.warmup
             if warmup is not None and warmup.is_alive():     # the curves and k-means first
                 warmup.join(timeout=1.0)
@@ -281,7 +284,7 @@ class QuantizationDashboard(LiveDashboard):
                 continue
             if attempted_for != target:
                 attempted, attempted_for = set(), target
-            step = self._next_prefetch(target, base, attempted, built)
+            step = self._next_prefetch(target, data, attempted, built)
             if step is not None:
                 yield step
                 continue
@@ -306,35 +309,51 @@ class QuantizationDashboard(LiveDashboard):
                     moves.append((abs(i - here) if name in ("bits", "activation_bits") else 1, name, value))
         return sorted(moves, key=lambda m: (m[0], CONTROLS_PREFETCHED.index(m[1])))
 
-    def _next_prefetch(self, target, base, attempted, built):
-        """The next setting one move from ``target`` to score, or None."""
-        if self.base is not base or self._prefetch_target != target:
-            return None
+    def prefetch_keys(self, data=None):
+        """The setting keys the prefetch scores ahead: the ``PREFETCH_KEPT`` nearest
+        distinct settings one move away (``one_move_away``) that a move would compute,
+        k-means bit-widths the warm-up has not fitted yet left out (seconds each).
+        ``data``: the dataset's (base, activation ranges, k-means networks)."""
+        base, _, kmeans = self._prefetch_data if data is None else data
+        here = (base.dataset.name, *self.setting()[0].values())
+        keys = {}
         for _, name, value in self.one_move_away():
             setting, _ = self.setting(**{name: value})
             key = (base.dataset.name, *setting.values())
-            if (key in attempted or key in self.reports or key in self._prefetched
-                    or (setting["scheme"] == "kmeans" and setting["bits"] not in self._kmeans)):
-                continue                                 # scored already; or a k-means fit (seconds): not here
+            if key != here and not (setting["scheme"] == "kmeans" and setting["bits"] not in kmeans):
+                keys.setdefault(key, setting)
+            if len(keys) == PREFETCH_KEPT:
+                break
+        return keys
+
+    def _next_prefetch(self, target, data, attempted, built):
+        """The next setting one move from ``target`` to score, or None."""
+        if self._prefetch_data is not data or self._prefetch_target != target:
+            return None
+        for key, setting in self.prefetch_keys(data).items():
+            if key in attempted or key in self.reports or key in self._prefetched:
+                continue                                 # scored already
             attempted.add(key)
-            return functools.partial(self._prefetch_one, base, key, setting, built)
+            return functools.partial(self._prefetch_one, data, key, setting, built)
         return None
 
-    def _prefetch_one(self, base, key, setting, built):
-        """On the prefetch thread: build and score one setting; kept on the kernel's thread."""
+    def _prefetch_one(self, data, key, setting, built):
+        """On the prefetch thread: build and score one setting (everything from ``data``,
+        one dataset's); kept on the kernel's thread if that dataset is still shown."""
+        base, ranges, kmeans = data
         scheme, bits, granularity, range_method, activation_bits = setting.values()
         if scheme == "float64":
             weights = base.network
         elif scheme == "kmeans":
-            weights = self._kmeans[bits]
+            weights = kmeans[bits]
         else:                                            # activation settings share their weights network
-            weights = built.get((scheme, bits, granularity, range_method), lambda: quantize(
+            weights = built.get((base.dataset.name, scheme, bits, granularity, range_method), lambda: quantize(
                 base.network, scheme, bits, granularity=granularity, range_method=range_method))
-        q = quantize_activations(weights, activation_bits, self.activation_ranges) if activation_bits else weights
+        q = quantize_activations(weights, activation_bits, ranges) if activation_bits else weights
         report = evaluate(q, base.dataset, base.network, measure=False, count_file_bytes=False)
 
         def keep():
-            if self.base is base:
+            if self._prefetch_data is data:
                 self._prefetched.put(key, (weights, q, report))
         return keep
 
