@@ -218,6 +218,7 @@ def _prefetched(dash):
     dash.warmup is None or dash.warmup.join(timeout=120)
     dash.settle(timeout=60)
     assert dash.wait_prefetched(timeout=120)
+    assert dash.prefetch_errors == []
 
 
 @pytest.mark.parametrize("scheme, granularity, activation_bits", [("symmetric", "tensor", 0),
@@ -277,8 +278,10 @@ def test_quantization_prefetch_scores_every_bit_width_so_a_bits_move_is_a_lookup
 
 
 def test_the_prefetch_survives_dataset_switches_and_never_mixes_two_datasets():
-    """The dataset changes while the prefetch scores: no error, and everything it
-    kept was computed on the dataset its key names (784 or 64 inputs)."""
+    """The dataset changes while the prefetch and the warm-ups run: no error, everything
+    the prefetch kept was computed on the dataset its key names (784 or 64 inputs), and
+    each warm-up fitted its k-means networks into its own dataset's dict (a warm-up
+    once read the dict when it resumed, by then another dataset's)."""
     import time as _time
 
     dash = QuantizationDashboard(dataset="digits", bits=4, scheme="symmetric")
@@ -296,6 +299,35 @@ def test_the_prefetch_survives_dataset_switches_and_never_mixes_two_datasets():
     assert kept
     for key, (weights, q, report) in kept:
         assert q.layers[0].n_inputs == weights.layers[0].n_inputs == inputs[key[0]], key
+    # the warm-ups of the datasets left behind filled their own k-means dicts, not this one
+    assert dash._kmeans and all(net.layers[0].n_inputs == inputs[dash.dataset.name] for net in dash._kmeans.values())
+    dash.close()
+
+
+def test_a_setting_the_prefetch_cannot_score_is_skipped_and_kept_as_an_error():
+    """One failing setting: the others are still scored, the thread lives on, the
+    error is kept (not shown: a move to that setting computes it and shows any error)."""
+    dash = QuantizationDashboard(dataset="digits", bits=4, scheme="symmetric", prefetch=False)
+    dash.measure_delay, dash.measure_speed = 0, False
+    compute, failing = dash._prefetch_compute, []
+
+    def flaky(data, key, setting, built):
+        if setting["bits"] == 5 and not failing:
+            failing.append(key)
+            raise RuntimeError("cannot score this one")
+        return compute(data, key, setting, built)
+
+    dash._prefetch_compute = flaky
+    dash.prefetch_enabled = True
+    dash.controls["bits"].value = 3                       # the prefetch starts: bits 5 is one move away
+    dash.warmup is None or dash.warmup.join(timeout=120)
+    dash.settle(timeout=60)
+    assert dash.wait_prefetched(timeout=120) and dash.last_error is None
+    assert [key for key, _ in dash.prefetch_errors] == failing and len(failing) == 1
+    assert failing[0] not in dash._prefetched and len(dash._prefetched) >= 5
+    assert dash.prefetch.is_alive()
+    dash.controls["bits"].value = 5                       # computed on the move, no error
+    assert dash.last_error is None and dash.report.accuracy > 0
     dash.close()
 
 

@@ -128,6 +128,7 @@ class QuantizationDashboard(LiveDashboard):
         self.prefetch_enabled = check_bool("prefetch", prefetch)   # False: first visits computed on the move
         self.prefetch, self._prefetch_target, self._prefetch_done = None, None, None
         self._prefetch_data = None    # (base, activation ranges, k-means networks) of the dataset shown
+        self.prefetch_errors = []     # (setting key, exception) of settings the prefetch could not score
         self._prefetched = LRU(PREFETCH_KEPT)
         self.warmup = None            # the thread fitting k-means and timing the curve points
         self._networks = LRU(CACHED_NETWORKS)     # setting -> PTQ network (PTQ is deterministic)
@@ -163,13 +164,13 @@ class QuantizationDashboard(LiveDashboard):
                 curves = _QUICK.peek(key)
                 self.plot.set_static(curves=curves or {}, reference_accuracy=base.accuracy,
                                      measured_points=([], []))
-                self.warmup = self.start_warmup(self._warmup_steps(key, base, curves), name="warm-up")
+                self.warmup = self.start_warmup(self._warmup_steps(key, base, curves, self._kmeans), name="warm-up")
             self.qat_report = None
             self._set_histogram()
         # what the prefetch thread reads, set at once when all of it belongs to this dataset
         self._prefetch_data = (base, self.activation_ranges, self._kmeans)
 
-    def _warmup_steps(self, key, base, curves):
+    def _warmup_steps(self, key, base, curves, kmeans):
         """Off the build path, one step at a time (``start_warmup``): the one-shot
         curves of every scheme but k-means (~0.5 s: the dashboard appears first),
         the k-means network of every bit-width (then a move to k-means is a
@@ -185,7 +186,8 @@ class QuantizationDashboard(LiveDashboard):
             yield quick
         else:
             curves = dict(curves)
-        kmeans = self._kmeans
+        # ``kmeans``: this dataset's dict, bound when the warm-up was made (the generator runs
+        # later, on its thread: self._kmeans may be another dataset's by then)
         for bits in KMEANS_BITS:
             def fit(bits=bits):
                 kmeans[bits] = quantize(base.network, "kmeans", bits)
@@ -258,8 +260,8 @@ class QuantizationDashboard(LiveDashboard):
             self.prefetch = self.start_warmup(self._prefetch_steps(), name="prefetch")
 
     def wait_prefetched(self, timeout=120.0) -> bool:
-        """Wait until the prefetch has scored every setting one move away, then keep what
-        it scored (``flush``). For tests and benchmarks."""
+        """Wait until the prefetch has scored the settings it scores ahead (``prefetch_keys``),
+        then keep them (``flush``). For tests and benchmarks."""
         with self._gate:
             done = self._gate.wait_for(lambda: self._closed or self._prefetch_done == self._prefetch_target,
                                        timeout=timeout)
@@ -339,7 +341,16 @@ class QuantizationDashboard(LiveDashboard):
 
     def _prefetch_one(self, data, key, setting, built):
         """On the prefetch thread: build and score one setting (everything from ``data``,
-        one dataset's); kept on the kernel's thread if that dataset is still shown."""
+        one dataset's); kept on the kernel's thread if that dataset is still shown.
+        A failure is kept in ``prefetch_errors`` and the setting skipped: a move to it
+        computes it again and shows the error where the user looks."""
+        try:
+            return self._prefetch_compute(data, key, setting, built)
+        except Exception as exc:            # not BaseException: an interrupt or MemoryError still stops it
+            self.prefetch_errors.append((key, exc))
+            return None
+
+    def _prefetch_compute(self, data, key, setting, built):
         base, ranges, kmeans = data
         scheme, bits, granularity, range_method, activation_bits = setting.values()
         if scheme == "float64":
