@@ -240,7 +240,7 @@ def test_quantization_prefetch_scores_every_bit_width_so_a_bits_move_is_a_lookup
     from compresslab.dashboards.quantization import PREFETCH_KEPT
 
     ahead = dash.prefetch_keys()
-    assert len(ahead) == PREFETCH_KEPT
+    assert 5 < len(ahead) <= PREFETCH_KEPT
     one_move_away, seen = [], set()
     for _, name, value in dash.one_move_away():               # the moves that reach those settings
         key = (dash.dataset.name, *dash.setting(**{name: value})[0].values())

@@ -395,3 +395,16 @@ def test_quantize_and_predict_never_pack_codes(scheme, bits, digits_net, digits,
     monkeypatch.setattr(encoding, "unpack_codes", refuse)
     q = quantize(digits_net, scheme, bits)
     assert q.score(digits.X_test, digits.y_test) > 0.2 and q.storage_bits() > 0      # above chance (0.1)
+
+
+@pytest.mark.parametrize("scheme, bits", [("symmetric", 4), ("kmeans", 3), ("float16", 16)])
+def test_forget_decoded_frees_the_cache_and_decode_rebuilds_the_same_numbers(digits_net, scheme, bits):
+    from compresslab.quantization import quantize
+
+    encoded = quantize(digits_net, scheme, bits).layers[0].encoded["weight"]
+    first = encoded.decode()
+    assert encoded.decode() is first                           # cached
+    encoded.forget_decoded()
+    again = encoded.decode()
+    assert again is not first
+    np.testing.assert_array_equal(again, first)

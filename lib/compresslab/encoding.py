@@ -76,9 +76,15 @@ class Encoded:
     def decode(self, dtype="float64") -> np.ndarray:
         """The numbers this array stands for, in ``dtype`` (read-only, cached)."""
         dtype = np.dtype(dtype)
-        if dtype not in self._decoded:
-            self._decoded[dtype] = _frozen(np.ascontiguousarray(self._decode(dtype)))
-        return self._decoded[dtype]
+        decoded = self._decoded.get(dtype)          # one lookup: another thread may forget it meanwhile
+        if decoded is None:
+            decoded = self._decoded[dtype] = _frozen(np.ascontiguousarray(self._decode(dtype)))
+        return decoded
+
+    def forget_decoded(self) -> None:
+        """Free the cached decoded arrays (a float64 copy is 8 bytes a number, the codes
+        often 1): the next ``decode`` rebuilds them."""
+        self._decoded = {}
 
     def _decode(self, dtype):
         raise NotImplementedError

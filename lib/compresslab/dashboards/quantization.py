@@ -35,7 +35,7 @@ CURVE_BITS = {"symmetric": (2, 3, 4, 5, 6, 8, 12, 16), "affine": (2, 3, 4, 5, 6,
 MEASURED = {"symmetric": (2, 4, 8), "binary": (1,)}     # settings timed for the measured-speedup points
 CURVE_OPTIONS = dict(granularity="neuron", range_method="mse")
 PREFETCH_QUIET = 0.3       # seconds without a move before the prefetch scores another setting
-PREFETCH_KEPT = 12         # the nearest settings one move away scored ahead (~2.5 MB each; ~28 exist)
+PREFETCH_KEPT = 32         # settings one move away scored ahead (~28 exist), kept as codes (~0.3 MB each)
 CONTROLS_PREFETCHED = ("bits", "activation_bits", "scheme", "granularity", "range")
 CACHED_NETWORKS = 20       # settings kept (codes and decoded weights, ~2.5 MB each): going back is instant
 
@@ -362,6 +362,10 @@ class QuantizationDashboard(LiveDashboard):
                 base.network, scheme, bits, granularity=granularity, range_method=range_method))
         q = quantize_activations(weights, activation_bits, ranges) if activation_bits else weights
         report = evaluate(q, base.dataset, base.network, measure=False, count_file_bytes=False)
+        if scheme not in ("float64", "kmeans"):         # kept as codes: the float64 weights are 8x their size
+            for layer in weights.layers:                # (a move decodes the one layer it draws, ~1 ms)
+                for encoded in getattr(layer, "encoded", {}).values():
+                    encoded.forget_decoded()
 
         def keep():
             if self._prefetch_data is data:
