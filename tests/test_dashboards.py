@@ -305,8 +305,9 @@ def test_the_prefetch_survives_dataset_switches_and_never_mixes_two_datasets():
 
 
 def test_a_setting_the_prefetch_cannot_score_is_skipped_and_kept_as_an_error():
-    """One failing setting: the others are still scored, the thread lives on, the
-    error is kept (not shown: a move to that setting computes it and shows any error)."""
+    """One failing setting: the error reaches the panel and ``prefetch_errors``, the
+    others are still scored, the thread lives on, and a move to that setting
+    computes it on the move."""
     dash = QuantizationDashboard(dataset="digits", bits=4, scheme="symmetric", prefetch=False)
     dash.measure_delay, dash.measure_speed = 0, False
     compute, failing = dash._prefetch_compute, []
@@ -322,12 +323,15 @@ def test_a_setting_the_prefetch_cannot_score_is_skipped_and_kept_as_an_error():
     dash.controls["bits"].value = 3                       # the prefetch starts: bits 5 is one move away
     dash.warmup is None or dash.warmup.join(timeout=120)
     dash.settle(timeout=60)
-    assert dash.wait_prefetched(timeout=120) and dash.last_error is None
+    assert dash.wait_prefetched(timeout=120)
     assert [key for key, _ in dash.prefetch_errors] == failing and len(failing) == 1
+    assert isinstance(dash.last_error, RuntimeError) and "cannot score this one" in str(dash.last_error)
     assert failing[0] not in dash._prefetched and len(dash._prefetched) >= 5
     assert dash.prefetch.is_alive()
     dash.controls["bits"].value = 5                       # computed on the move, no error
-    assert dash.last_error is None and dash.report.accuracy > 0
+    reference = evaluate(dash.network_for(**dash.setting()[0]), dash.dataset, dash.baseline, measure=False,
+                         count_file_bytes=False)
+    assert dash.last_error is None and dash.report.accuracy == reference.accuracy
     dash.close()
 
 

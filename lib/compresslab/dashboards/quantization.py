@@ -342,12 +342,15 @@ class QuantizationDashboard(LiveDashboard):
     def _prefetch_one(self, data, key, setting, built):
         """On the prefetch thread: build and score one setting (everything from ``data``,
         one dataset's); kept on the kernel's thread if that dataset is still shown.
-        A failure is kept in ``prefetch_errors`` and the setting skipped: a move to it
-        computes it again and shows the error where the user looks."""
+        A failure reaches the error panel (if that dataset is still shown) and is kept
+        in ``prefetch_errors``; the setting is skipped and the prefetch goes on (a
+        move to that setting computes it on the move)."""
         try:
             return self._prefetch_compute(data, key, setting, built)
         except Exception as exc:            # not BaseException: an interrupt or MemoryError still stops it
             self.prefetch_errors.append((key, exc))
+            if self._prefetch_data is data:
+                self._post(functools.partial(self.show_error, exc, "prefetch (background): "))
             return None
 
     def _prefetch_compute(self, data, key, setting, built):
