@@ -25,6 +25,8 @@ the smaller networks: then a first visit costs what a revisit costs.
 """
 from __future__ import annotations
 
+import functools
+
 import dataclasses
 
 import ipywidgets as widgets
@@ -312,8 +314,8 @@ class PruningDashboard(LiveDashboard):
         self.plot.update(alpha=r.alpha, accuracy=r.accuracy, sparsity=self.weight_sparsity,
                          curve_key=self.curve_key, measured=self.measured_delta(r), pixels=pixels,
                          tuned=self.tuned)
-        network, fmt = self.network, st["fmt"]           # the stored format is built only when measured
-        self.schedule_measurement(network if masks is None else (lambda: to_sparse(network, fmt)),
+        # the network as stored in the chosen format: built only if it is measured
+        self.schedule_measurement(network if masks is None else functools.partial(to_sparse, network, st["fmt"]),
                                   self.baseline, key=key)
         self.render()
 
@@ -331,12 +333,6 @@ class PruningDashboard(LiveDashboard):
     def measured_delta(self, report):
         timing = report.latency if self.controls["batch"].value == 1 else report.timing
         return None if timing is None else timing.measured
-
-    def stored_network(self):
-        """The network as stored in the chosen format (what is deflated and timed)."""
-        if self.masks is None:
-            return self.network
-        return to_sparse(self.network, self._setting["fmt"])
 
     # --- fine-tuning -----------------------------------------------------------------------
     def fine_tune(self):
