@@ -1,0 +1,103 @@
+"""CertifiedLogits: the quantization dashboard's scoring pass (first layer in float32).
+
+What it promises: the predicted labels (so the accuracy) are exactly those of
+``network.logits`` in float64, whatever the network; the logits of certain
+samples are within their proven bound; a network with an activation quantizer
+takes the exact float64 road; any other network takes ``network.logits``."""
+import numpy as np
+import pytest
+
+from compresslab.dashboards.certified import SAFETY, CertifiedLogits, gamma
+from compresslab.lowrank import factorize
+from compresslab.network import Dense, Network
+from compresslab.quantization import activation_ranges, quantize, quantize_activations
+
+
+@pytest.fixture(scope="module")
+def scorer(mnist5k):
+    return CertifiedLogits(mnist5k.X_test)
+
+
+@pytest.mark.parametrize("scheme, bits", [("symmetric", 8), ("symmetric", 4), ("symmetric", 2), ("affine", 3),
+                                          ("kmeans", 2), ("binary", 1), ("ternary", 2), ("float16", 16)])
+def test_labels_and_accuracy_are_float64s(scorer, mnist_net, mnist5k, scheme, bits):
+    q = quantize(mnist_net, scheme, bits)
+    reference = q.logits(mnist5k.X_test)
+    got = scorer.logits(q)
+    assert np.array_equal(got.argmax(axis=1), reference.argmax(axis=1))
+    assert q.score_logits(got, mnist5k.y_test) == q.score(mnist5k.X_test, mnist5k.y_test)
+    assert scorer.last_uncertain < len(got) // 4              # the float32 road was taken, mostly certain
+    assert np.abs(got - reference).max() < 1e-3
+
+
+def test_logits_stay_within_the_proven_bound(scorer, mnist_net, mnist5k):
+    """Certain samples: |float32 road - float64| <= r_i p_k, the bound the certificate used."""
+    q = quantize(mnist_net, "symmetric", 6)
+    reference, got = q.logits(mnist5k.X_test), scorer.logits(q)
+    p = np.linalg.norm(q.layers[0].value("weight"), axis=0)
+    for layer in q.layers[1:]:
+        p = p @ np.abs(layer.value("weight"))
+    bound = np.outer(scorer.row_bound, p)
+    assert np.all(np.abs(got - reference) <= bound)
+    # and the bound is a worst case, not a guess: the error seen is far below it
+    assert np.abs(got - reference).max() < 0.1 * bound.max()
+
+
+def test_the_float32_dot_product_error_is_within_gamma(rng):
+    """Higham's bound |fl32(x.w) - x.w| <= gamma_{K+2} |x|.|w| (float64 as the exact value)."""
+    X, W = rng.standard_normal((200, 784)), rng.standard_normal((784, 50))
+    error = np.abs((X.astype(np.float32) @ W.astype(np.float32)).astype(np.float64) - X @ W)
+    assert np.all(error <= gamma(784 + 2) * (np.abs(X) @ np.abs(W)))
+    assert gamma(10, 0.01) == pytest.approx(0.1 / 0.9)
+    with pytest.raises(ValueError, match="n u < 1"):
+        gamma(100, 0.01)
+
+
+def _tied_network(rng, n_inputs=20):
+    """Output classes 0 and 1 with the same weights: every sample a tie, no certificate possible."""
+    W1, W2 = rng.standard_normal((n_inputs, 8)), rng.standard_normal((8, 3))
+    W2[:, 1] = W2[:, 0]
+    layers = [Dense(W1, rng.standard_normal(8)), Dense(W2, np.zeros(3))]
+    return Network(layers, activation="relu", out_activation="softmax", classes=np.arange(3))
+
+
+def test_a_tie_is_never_certified_and_is_computed_in_float64(rng):
+    X = np.abs(rng.standard_normal((50, 20)))
+    net = _tied_network(rng)
+    scorer = CertifiedLogits(X)
+    got = scorer.logits(net)
+    reference = net.logits(X)
+    tied = reference.argmax(axis=1) < 2                 # the top class is one of the tied pair
+    assert tied.any() and scorer.last_uncertain >= tied.sum()
+    assert np.array_equal(got[tied], reference[tied])   # recomputed: float64's very numbers
+    assert np.array_equal(got.argmax(axis=1), reference.argmax(axis=1))
+
+
+@pytest.mark.parametrize("activation_bits", [8, 4, 2])
+def test_activation_quantizers_take_the_exact_road(scorer, mnist_net, mnist5k, activation_bits):
+    ranges = activation_ranges(mnist_net, mnist5k.X_train)
+    q = quantize(mnist_net, "symmetric", 4)
+    qa = quantize_activations(q, activation_bits, ranges)
+    assert np.array_equal(scorer.logits(qa), qa.logits(mnist5k.X_test))     # bit for bit
+    assert scorer.last_uncertain == 0
+
+
+def test_an_activation_move_reuses_the_first_layer(mnist_net, mnist5k, monkeypatch):
+    scorer = CertifiedLogits(mnist5k.X_test)
+    ranges = activation_ranges(mnist_net, mnist5k.X_train)
+    q = quantize(mnist_net, "symmetric", 4)
+    scorer.logits(quantize_activations(q, 8, ranges))
+    products = []
+    original = Dense.forward
+    monkeypatch.setattr(Dense, "forward", lambda self, X: (products.append(X.shape), original(self, X))[1])
+    for bits in (6, 4, 2):
+        qa = quantize_activations(q, bits, ranges)              # shares q's first layer
+        scorer.logits(qa)
+    assert (len(mnist5k.X_test), 784) not in products         # the 784-input product was kept
+
+
+def test_other_networks_take_the_plain_road(scorer, mnist_net, mnist5k):
+    for other in (mnist_net.astype("float32"), factorize(mnist_net, ranks=[20, 20, 10]).network):
+        assert not CertifiedLogits.supports(other)
+        assert np.array_equal(scorer.logits(other), other.logits(mnist5k.X_test))
+    assert CertifiedLogits.supports(mnist_net) and SAFETY >= 2
