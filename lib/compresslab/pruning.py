@@ -107,9 +107,9 @@ class Sparse(StoredLayer):
     ``"dense"`` format every position is stored (zeros included); the relative
     format adds filler zeros.
 
-    ``n_params`` = stored nonzeros + the bias: the number of stored values
-    (fillers included: they are stored) for csr / bitmask / relative, and the
-    nonzero values for dense (whose zeros are stored but are no parameters).
+    ``n_params`` = the kept weights + the bias, in every format: the zeros the
+    dense format stores and the fillers of the relative format are stored (and
+    counted in ``storage_bits``) but are no parameters.
 
     Storage, with v bits a value, nnz stored values, W of shape (m, n):
       dense     m n v
@@ -217,7 +217,10 @@ class Sparse(StoredLayer):
 
     @property
     def n_params(self) -> int:
-        weights = int(np.count_nonzero(self.value("values"))) if self.fmt == "dense" else self.nnz
+        if self.fmt == "dense":
+            weights = int(np.count_nonzero(self.value("values")))
+        else:
+            weights = self.nnz - self.n_fillers
         return weights + self.n_outputs
 
     def index_bits_total(self) -> int:
@@ -791,7 +794,8 @@ def shrink(network: Network, kept_units, *, criterion="magnitude", scope="global
 def stored_size(masks, fmt="csr", *, index_bits=None, value_bits=64, bias_bits=64) -> dict:
     """What ``to_sparse(apply_masks(net, masks), fmt)`` stores, counted from the masks alone
     (no network is built: a dashboard calls it on every move; the relative format's
-    fillers come from the positions). Keys: params (stored values + biases), bits,
+    fillers come from the positions). Keys: params (kept weights + biases: no stored zero
+    is a parameter, neither the dense format's nor a filler), bits,
     stored (weight values, fillers included), fillers, weights_per_sample (multiply-adds
     of one forward pass: m n for the dense format, the stored values otherwise), biases.
     The formulas are those of ``Sparse``; a test checks them against it."""
@@ -817,7 +821,7 @@ def stored_size(masks, fmt="csr", *, index_bits=None, value_bits=64, bias_bits=6
             stored = nnz + fillers
             bits = stored * (value_bits + k)
         out["bits"] += bits + n * bias_bits
-        out["params"] += (nnz if fmt == "dense" else stored) + n
+        out["params"] += nnz + n
         out["stored"] += stored
         out["fillers"] += fillers
         out["weights_per_sample"] += stored
