@@ -267,11 +267,25 @@ def test_random_network_with_the_seed_is_sklearns_initialisation(mnist5k):
         np.testing.assert_allclose(layer.bias, intercept, rtol=0, atol=1e-13)
 
 
-def test_lottery_ticket_small(digits):
+def test_lottery_ticket_small(digits, monkeypatch):
+    from compresslab import pruning
+
     init = random_network((64, 64, 32, 10), random_state=0)
     before = weights_of(init)
+    starts = []                                       # what each retraining starts from
+    real_fine_tune = pruning.fine_tune
+    monkeypatch.setattr(pruning, "fine_tune", lambda result, *a, **k: (starts.append(
+        ([w.copy() for w in weights_of(result.network)], [m.copy() for m in result.masks])),
+        real_fine_tune(result, *a, **k))[1])
     out = lottery_ticket(init, digits.X_train, digits.y_train, digits.X_val, digits.y_val, final_sparsity=0.75,
                          rounds=2, epochs=2)
+    # every round and both controls but the fresh-init one start from init's own values on their mask
+    assert len(starts) == 2 + 2
+    for weights, masks in starts[:2] + starts[3:]:
+        for w, b, m in zip(weights, before, masks):
+            np.testing.assert_array_equal(w, np.where(m, b, 0.0))
+    fresh_weights, fresh_masks = starts[2]
+    assert not np.array_equal(fresh_weights[0][fresh_masks[0]], before[0][fresh_masks[0]])
     assert [r["round"] for r in out.rounds] == [1, 2]
     assert out.rounds[-1]["sparsity"] == pytest.approx(0.75, abs=1e-3)
     for key in ("same_mask_fresh_init", "random_mask", "dense_accuracy"):
@@ -486,6 +500,18 @@ def test_a_precomputed_point_is_reproduced():
     shipped, now = runs["scopes.pred"][0, 0], again["scopes.pred"][0]
     assert np.mean(shipped == now) >= 0.995          # the same run; BLAS may round differently elsewhere
     assert again["scopes.val"][0] == pytest.approx(runs["scopes.val"][0, 0], abs=0.004)
+
+
+@pytest.mark.slow
+def test_a_precomputed_lottery_seed_is_reproduced():
+    """The shipped lottery rounds (seed 0: dense, 3 rounds to 95 %, both controls) recompute (~11 s)."""
+    from compresslab import pruning_experiments
+
+    runs = pruning_experiments.load_experiments()
+    again = pruning_experiments.run_experiment("lottery", 0)
+    np.testing.assert_allclose(again["lottery.sparsity"], runs["lottery.sparsity"][0], atol=1e-9)
+    for key in ("lottery.dense", "lottery.rounds", "lottery.fresh_init", "lottery.random_mask"):
+        np.testing.assert_allclose(again[key], runs[key][0], atol=0.004)    # BLAS may round differently
 
 
 def test_speed_only_regeneration_keeps_the_seeded_runs(tmp_path, monkeypatch):
