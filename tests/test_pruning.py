@@ -477,6 +477,7 @@ def test_precomputed_experiments_file_has_every_run():
                        "iterative.kept": (n_seeds, k, 3), "han.pred": (n_seeds, n_test),
                        "scopes.pred": (n_seeds, len(pruning.SCOPE_VARIANTS), n_test),
                        "scratch.pred": (n_seeds, k, n_test), "dense.pred": (n_seeds, 2 * k, n_test),
+                       "distilled.pred": (n_seeds, 2 * k, n_test), "distilled.Tw": (n_seeds, 2 * k, 2),
                        "overfit.pred": (n_seeds, len(pruning.OVERFIT_SPARSITIES), n_test),
                        "lottery.rounds": (n_seeds, pruning.LOTTERY_ROUNDS),
                        "speed.csr_b1": (len(pruning.SPEED_SPARSITIES),),
@@ -512,6 +513,31 @@ def test_a_precomputed_lottery_seed_is_reproduced():
     np.testing.assert_allclose(again["lottery.sparsity"], runs["lottery.sparsity"][0], atol=1e-9)
     for key in ("lottery.dense", "lottery.rounds", "lottery.fresh_init", "lottery.random_mask"):
         np.testing.assert_allclose(again[key], runs[key][0], atol=0.004)    # BLAS may round differently
+
+
+def test_regenerating_one_experiment_keeps_the_others(tmp_path, monkeypatch):
+    """``--regenerate --only lottery`` replaces that experiment's arrays (every seed), nothing else."""
+    import shutil
+
+    from compresslab import pruning_experiments
+    from compresslab.data import data_dir
+
+    path = tmp_path / "experiments.npz"
+    shutil.copy(data_dir() / pruning_experiments.EXPERIMENTS_FILE, path)
+    before = pruning_experiments.load_experiments(path)
+    seeds_run = []
+    monkeypatch.setattr(pruning_experiments, "run_experiment", lambda name, seed: (
+        seeds_run.append((name, seed)), {"lottery.rounds": np.full(3, 0.5 + seed)})[1])
+    pruning_experiments.main(["--regenerate", "--only", "lottery", "--output", str(path)])
+    after = pruning_experiments.load_experiments(path)
+    assert seeds_run == [("lottery", seed) for seed in pruning_experiments.EXPERIMENT_SEEDS]
+    np.testing.assert_array_equal(after["lottery.rounds"], [[0.5] * 3, [1.5] * 3, [2.5] * 3])
+    assert not [key for key in after if key.startswith("lottery.") and key != "lottery.rounds"]   # all replaced
+    for key, value in before.items():
+        if not key.startswith("lottery."):
+            np.testing.assert_array_equal(after[key], value, err_msg=key)
+    with pytest.raises(SystemExit):
+        pruning_experiments.main(["--regenerate", "--only", "nonsense", "--output", str(path)])
 
 
 def test_speed_only_regeneration_keeps_the_seeded_runs(tmp_path, monkeypatch):

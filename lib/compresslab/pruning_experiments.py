@@ -8,7 +8,9 @@ Regenerate with
 
     python -m compresslab.pruning_experiments --regenerate
 
-(about 10 minutes on one core); tests/test_pruning.py recomputes one point.
+(about 12 minutes on one core; ``--only distilled`` reruns one experiment and keeps the
+rest); tests/test_pruning.py recomputes a point and a lottery seed. The distilled MLPs
+read notebook 04's shipped teacher logits (``distillation_results``).
 The technique itself is ``pruning.py``.
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ SCOPE_VARIANTS = ("global", "layer", "layer, output spared")
 SCOPE_SPARSITY, SCOPE_EPOCHS = 0.9, 5
 SCRATCH_EPOCHS = 15                        # Liu et al.: the pruned architecture trained from a fresh init
 DENSE_EPOCHS = 40                          # small dense MLPs from scratch
+DISTILL_SETTINGS = ((1.0, 0.5), (4.0, 0.5), (4.0, 0.9))   # (T, soft weight) tried for the distilled MLPs
 OVERFIT_SAMPLES_PER_CLASS = 50             # a 500-image training subset
 OVERFIT_SPARSITIES = (0.5, 0.8, 0.9, 0.95)
 OVERFIT_EPOCHS, OVERFIT_FT_EPOCHS = 60, 20
@@ -137,35 +140,56 @@ def _dense_of_bytes(target_bytes, shape_of) -> tuple:
     return shape_of(guess)
 
 
-def _exp_dense(ds, net, seed, sparsities=COMPARE_SPARSITIES):
+def _candidate_shapes(budget, kind, k) -> list:
+    """The two candidate hidden sizes at budget ``k``: by stored numbers or by file bytes."""
+    if kind == "nonzeros":
+        return dense_shapes(budget["nonzeros"][k])
+    return [_dense_of_bytes(budget["bytes"][k], lambda p, j=j: dense_shapes(p)[j]) for j in range(2)]
+
+
+def _exp_dense(ds, net, seed, sparsities=COMPARE_SPARSITIES, teacher_logits=None, settings=((1.0, 0.0),)):
     """A smaller dense MLP from scratch at each pruned budget, by nonzeros and by bytes; per seed
-    the better of the two candidate shapes on *validation* is kept (its test predictions reported)."""
+    the best candidate (shape, and temperature / soft weight when distilled) on *validation*
+    is kept (its test predictions reported). ``teacher_logits``: soft targets for the training
+    images (``_exp_distilled``), trained with every (T, w) of ``settings``."""
     from .training import train
 
     budget = budgets(net, sparsities)
-    out = {k: [] for k in ("dense.pred", "dense.val", "dense.params", "dense.bytes", "dense.hidden")}
+    out = {k: [] for k in ("dense.pred", "dense.val", "dense.params", "dense.bytes", "dense.hidden", "dense.Tw")}
     for kind in ("nonzeros", "bytes"):
         for k in range(len(sparsities)):
-            if kind == "nonzeros":
-                candidates = dense_shapes(budget["nonzeros"][k])
-            else:
-                candidates = [_dense_of_bytes(budget["bytes"][k], lambda p, j=j: dense_shapes(p)[j])
-                              for j in range(2)]
             best = None
-            for sizes in candidates:
-                model = random_network((784, *sizes, 10), classes=net.classes, random_state=seed)
-                train(model, ds.X_train, ds.y_train, epochs=DENSE_EPOCHS, l2=1e-4, random_state=seed,
-                      progress=False)
-                val = model.score(ds.X_val, ds.y_val)
-                if best is None or val > best[1]:
-                    best = (model, val, sizes)
-            model, val, sizes = best
+            for sizes in _candidate_shapes(budget, kind, k):
+                for T, w in settings:
+                    model = random_network((784, *sizes, 10), classes=net.classes, random_state=seed)
+                    train(model, ds.X_train, ds.y_train, epochs=DENSE_EPOCHS, l2=1e-4, random_state=seed,
+                          progress=False, teacher_logits=teacher_logits if w > 0 else None, temperature=T,
+                          soft_weight=w)
+                    val = model.score(ds.X_val, ds.y_val)
+                    if best is None or val > best[1]:
+                        best = (model, val, sizes, (T, w))
+            model, val, sizes, Tw = best
             out["dense.pred"].append(model.predict(ds.X_test).astype(np.int8))
             out["dense.val"].append(val)
             out["dense.params"].append(model.n_params)
             out["dense.bytes"].append(model.serialized_bytes())
             out["dense.hidden"].append(list(sizes) + [0] * (2 - len(sizes)))
+            out["dense.Tw"].append(Tw)
+    if teacher_logits is None:
+        del out["dense.Tw"]                  # plain training: no temperature, no soft weight
     return out
+
+
+def _exp_distilled(ds, net, seed, sparsities=COMPARE_SPARSITIES):
+    """The same smaller dense MLPs, distilled (Hinton et al. 2015): soft targets from notebook 04's
+    out-of-fold teacher (``distillation_results``: each training image's targets come from a
+    LeNet-300-100 that did not see it; the shipped LeNet has memorised its training images and
+    gives near one-hot targets), T and the soft weight chosen on validation with the shape."""
+    from .distillation_results import load_results
+
+    logits = load_results()["teacher_train_logits"].astype(float)
+    out = _exp_dense(ds, net, seed, sparsities, teacher_logits=logits, settings=DISTILL_SETTINGS)
+    return {key.replace("dense.", "distilled."): value for key, value in out.items()}
 
 
 def overfit_subset(ds, per_class=OVERFIT_SAMPLES_PER_CLASS):
@@ -208,7 +232,8 @@ def _exp_lottery(ds, net, seed):
 
 
 SEEDED_EXPERIMENTS = {"iterative": _exp_iterative, "han": _exp_han, "scopes": _exp_scopes,
-                      "scratch": _exp_scratch, "dense": _exp_dense, "overfit": _exp_overfit,
+                      "scratch": _exp_scratch, "dense": _exp_dense, "distilled": _exp_distilled,
+                      "overfit": _exp_overfit,
                       "lottery": _exp_lottery}
 
 
@@ -268,6 +293,33 @@ def regenerate(path=None, seeds=EXPERIMENT_SEEDS, names=None, progress=print) ->
     return str(path)
 
 
+def regenerate_only(names, path=None, seeds=EXPERIMENT_SEEDS, progress=print) -> str:
+    """Run the seeded experiments ``names`` again (every seed) and replace their arrays in the
+    existing file; every other array is kept (``--regenerate --only NAME``)."""
+    import time
+
+    from .data import _write_atomically, data_dir
+
+    for name in names:
+        check_choice("name", name, tuple(SEEDED_EXPERIMENTS))
+    path = data_dir() / EXPERIMENTS_FILE if path is None else path
+    arrays = load_experiments(path)
+    if arrays["seeds"].tolist() != list(seeds):
+        raise ValueError(f"the file's seeds are {arrays['seeds'].tolist()}; regenerate all with these seeds: "
+                         f"{list(seeds)}")
+    fresh = {}
+    for name in names:
+        for seed in seeds:
+            start = time.perf_counter()
+            for key, value in run_experiment(name, seed).items():
+                fresh.setdefault(key, []).append(value)
+            progress(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s")
+    arrays = {k: v for k, v in arrays.items() if k.split(".")[0] not in names}
+    arrays.update({k: np.stack(v) for k, v in fresh.items()})
+    _write_atomically(path, **arrays)          # a killed run leaves the old file whole
+    return str(path)
+
+
 def regenerate_speed(path=None, progress=print) -> str:
     """Measure the speed curves again and replace them (and the machine line) in the
     existing file; the seeded experiments are kept. Run it on a quiet machine."""
@@ -311,12 +363,18 @@ def main(argv=None):
     parser.add_argument("--regenerate", action="store_true", help=f"write data/{EXPERIMENTS_FILE}")
     parser.add_argument("--speed-only", action="store_true",
                         help="with --regenerate: measure the speed curves again, keep the seeded runs")
+    parser.add_argument("--only", nargs="+", choices=tuple(SEEDED_EXPERIMENTS), metavar="NAME",
+                        help="with --regenerate: run these seeded experiments again, keep everything else "
+                             f"({', '.join(SEEDED_EXPERIMENTS)})")
     parser.add_argument("--output", default=None, help="another path for the .npz")
     args = parser.parse_args(argv)
     if not args.regenerate:
         parser.print_help()
         return
-    print("wrote", (regenerate_speed if args.speed_only else regenerate)(args.output))
+    if args.only:
+        print("wrote", regenerate_only(args.only, args.output))
+    else:
+        print("wrote", (regenerate_speed if args.speed_only else regenerate)(args.output))
 
 
 if __name__ == "__main__":
