@@ -268,6 +268,20 @@ def speed_curves(max_seconds=0.5) -> dict:
 
 
 
+def _run_seeded(names, seeds, progress) -> dict:
+    """Every seed of the experiments ``names``: their arrays stacked, leading axis the seed."""
+    import time
+
+    arrays = {}
+    for name in names:
+        for seed in seeds:
+            start = time.perf_counter()
+            for key, value in run_experiment(name, seed).items():
+                arrays.setdefault(key, []).append(value)
+            progress(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s")
+    return {k: np.stack(v) for k, v in arrays.items()}          # (seeds, ...)
+
+
 def regenerate(path=None, seeds=EXPERIMENT_SEEDS, names=None, progress=print) -> str:
     """Run every precomputed experiment for every seed and the speed curves; write the .npz."""
     import time
@@ -276,14 +290,7 @@ def regenerate(path=None, seeds=EXPERIMENT_SEEDS, names=None, progress=print) ->
 
     path = data_dir() / EXPERIMENTS_FILE if path is None else path
     names = list(SEEDED_EXPERIMENTS) if names is None else list(names)
-    arrays = {}
-    for name in names:
-        for seed in seeds:
-            start = time.perf_counter()
-            for key, value in run_experiment(name, seed).items():
-                arrays.setdefault(key, []).append(value)
-            progress(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s")
-    arrays = {k: np.stack(v) for k, v in arrays.items()}          # (seeds, ...)
+    arrays = _run_seeded(names, seeds, progress)
     start = time.perf_counter()
     arrays.update(speed_curves())
     progress(f"speed curves: {time.perf_counter() - start:.0f} s")
@@ -296,8 +303,6 @@ def regenerate(path=None, seeds=EXPERIMENT_SEEDS, names=None, progress=print) ->
 def regenerate_only(names, path=None, seeds=EXPERIMENT_SEEDS, progress=print) -> str:
     """Run the seeded experiments ``names`` again (every seed) and replace their arrays in the
     existing file; every other array is kept (``--regenerate --only NAME``)."""
-    import time
-
     from .data import _write_atomically, data_dir
 
     for name in names:
@@ -307,15 +312,8 @@ def regenerate_only(names, path=None, seeds=EXPERIMENT_SEEDS, progress=print) ->
     if arrays["seeds"].tolist() != list(seeds):
         raise ValueError(f"the file's seeds are {arrays['seeds'].tolist()}; regenerate all with these seeds: "
                          f"{list(seeds)}")
-    fresh = {}
-    for name in names:
-        for seed in seeds:
-            start = time.perf_counter()
-            for key, value in run_experiment(name, seed).items():
-                fresh.setdefault(key, []).append(value)
-            progress(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s")
     arrays = {k: v for k, v in arrays.items() if k.split(".")[0] not in names}
-    arrays.update({k: np.stack(v) for k, v in fresh.items()})
+    arrays.update(_run_seeded(names, seeds, progress))
     _write_atomically(path, **arrays)          # a killed run leaves the old file whole
     return str(path)
 
