@@ -478,6 +478,7 @@ def test_precomputed_experiments_file_has_every_run():
                        "scopes.pred": (n_seeds, len(pruning.SCOPE_VARIANTS), n_test),
                        "scratch.pred": (n_seeds, k, n_test), "dense.pred": (n_seeds, 2 * k, n_test),
                        "distilled.pred": (n_seeds, 2 * k, n_test), "distilled.Tw": (n_seeds, 2 * k, 2),
+                       "dense.epoch": (n_seeds, 2 * k), "distilled.l2": (n_seeds, 2 * k),
                        "overfit.pred": (n_seeds, len(pruning.OVERFIT_SPARSITIES), n_test),
                        "lottery.rounds": (n_seeds, pruning.LOTTERY_ROUNDS),
                        "speed.csr_b1": (len(pruning.SPEED_SPARSITIES),),

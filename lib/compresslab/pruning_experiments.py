@@ -8,7 +8,7 @@ Regenerate with
 
     python -m compresslab.pruning_experiments --regenerate
 
-(about 12 minutes on one core; ``--only distilled`` reruns one experiment and keeps the
+(about 17 minutes on one core; ``--only distilled`` reruns one experiment and keeps the
 rest); tests/test_pruning.py recomputes a point and a lottery seed. The distilled MLPs
 read notebook 04's shipped teacher logits (``distillation_results``).
 The technique itself is ``pruning.py``.
@@ -31,7 +31,8 @@ HAN_STEPS, HAN_EPOCHS_PER_STEP = 6, 2
 SCOPE_VARIANTS = ("global", "layer", "layer, output spared")
 SCOPE_SPARSITY, SCOPE_EPOCHS = 0.9, 5
 SCRATCH_EPOCHS = 15                        # Liu et al.: the pruned architecture trained from a fresh init
-DENSE_EPOCHS = 40                          # small dense MLPs from scratch
+DENSE_EPOCHS = 40                          # small dense MLPs from scratch: at most, the best epoch on validation kept
+DENSE_L2 = (1e-4, 1e-3)                    # their L2 penalties tried (chosen on validation)
 DISTILL_SETTINGS = ((1.0, 0.5), (4.0, 0.5), (4.0, 0.9))   # (T, soft weight) tried for the distilled MLPs
 OVERFIT_SAMPLES_PER_CLASS = 50             # a 500-image training subset
 OVERFIT_SPARSITIES = (0.5, 0.8, 0.9, 0.95)
@@ -148,33 +149,40 @@ def _candidate_shapes(budget, kind, k) -> list:
 
 
 def _exp_dense(ds, net, seed, sparsities=COMPARE_SPARSITIES, teacher_logits=None, settings=((1.0, 0.0),)):
-    """A smaller dense MLP from scratch at each pruned budget, by nonzeros and by bytes; per seed
-    the best candidate (shape, and temperature / soft weight when distilled) on *validation*
-    is kept (its test predictions reported). ``teacher_logits``: soft targets for the training
-    images (``_exp_distilled``), trained with every (T, w) of ``settings``."""
+    """A smaller dense MLP from scratch at each pruned budget, by nonzeros and by bytes. Tuned on
+    *validation* per seed: the shape (two candidates), the L2 penalty (``DENSE_L2``), the epoch
+    (the best of up to DENSE_EPOCHS: early stopping) and, when distilled, the temperature and soft
+    weight; the test predictions of the best are reported. ``teacher_logits``: soft targets for
+    the training images (``_exp_distilled``), trained with every (T, w) of ``settings``."""
     from .training import train
 
     budget = budgets(net, sparsities)
-    out = {k: [] for k in ("dense.pred", "dense.val", "dense.params", "dense.bytes", "dense.hidden", "dense.Tw")}
+    out = {k: [] for k in ("dense.pred", "dense.val", "dense.params", "dense.bytes", "dense.hidden",
+                           "dense.l2", "dense.epoch", "dense.Tw")}
     for kind in ("nonzeros", "bytes"):
         for k in range(len(sparsities)):
-            best = None
+            best = dict(val=-1.0)
             for sizes in _candidate_shapes(budget, kind, k):
-                for T, w in settings:
-                    model = random_network((784, *sizes, 10), classes=net.classes, random_state=seed)
-                    train(model, ds.X_train, ds.y_train, epochs=DENSE_EPOCHS, l2=1e-4, random_state=seed,
-                          progress=False, teacher_logits=teacher_logits if w > 0 else None, temperature=T,
-                          soft_weight=w)
-                    val = model.score(ds.X_val, ds.y_val)
-                    if best is None or val > best[1]:
-                        best = (model, val, sizes, (T, w))
-            model, val, sizes, Tw = best
+                for l2 in DENSE_L2:
+                    for T, w in settings:
+                        model = random_network((784, *sizes, 10), classes=net.classes, random_state=seed)
+
+                        def keep_best(epoch, history, model=model, sizes=sizes, l2=l2, Tw=(T, w)):
+                            val = model.score(ds.X_val, ds.y_val)
+                            if val > best["val"]:
+                                best.update(val=val, model=model.copy(), sizes=sizes, l2=l2, epoch=epoch + 1, Tw=Tw)
+                        train(model, ds.X_train, ds.y_train, epochs=DENSE_EPOCHS, l2=l2, random_state=seed,
+                              progress=False, teacher_logits=teacher_logits if w > 0 else None, temperature=T,
+                              soft_weight=w, on_epoch=keep_best)
+            model = best["model"]
             out["dense.pred"].append(model.predict(ds.X_test).astype(np.int8))
-            out["dense.val"].append(val)
+            out["dense.val"].append(best["val"])
             out["dense.params"].append(model.n_params)
             out["dense.bytes"].append(model.serialized_bytes())
-            out["dense.hidden"].append(list(sizes) + [0] * (2 - len(sizes)))
-            out["dense.Tw"].append(Tw)
+            out["dense.hidden"].append(list(best["sizes"]) + [0] * (2 - len(best["sizes"])))
+            out["dense.l2"].append(best["l2"])
+            out["dense.epoch"].append(best["epoch"])
+            out["dense.Tw"].append(best["Tw"])
     if teacher_logits is None:
         del out["dense.Tw"]                  # plain training: no temperature, no soft weight
     return out
