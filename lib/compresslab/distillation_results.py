@@ -1,14 +1,13 @@
 """The distillation notebook's measured results, precomputed (data/distillation_results.npz).
 
 Every student in notebooks/04_distillation.ipynb and in its dashboard is a
-real training run; together they take about half an hour on one core, so they
-are run once by
+real training run; together they take about 10 minutes (566 s on a loaded
+2-core machine), more than a notebook may take, so they are run once by
 
     python -m compresslab.distillation_results            # writes data/distillation_results.npz
 
 and loaded with ``load_results()`` (``allow_pickle=False``: plain arrays only).
-The shipped file was written by that command (566 s on a loaded 2-core
-machine) followed by ``--fix-oof`` (which refits the deterministic out-of-fold
+The shipped file was written by that command followed by ``--fix-oof`` (which refits the deterministic out-of-fold
 teacher, checks it against the stored logits, stores them in float64 and
 redoes the out-of-fold arm of experiment 3, whose rows had been misaligned);
 the command as it stands now writes the same file in one go.

@@ -210,7 +210,8 @@ def plot_accuracy_vs_bytes(names, kbytes, hard, distilled, *, others=None):
             ax.plot(kb, acc, "*", color=PALETTE["grey"], ms=12)
             ax.annotate(name, (kb, acc), textcoords="offset points", xytext=(4, 4), fontsize=9, color=PALETTE["grey"])
     style_axes(ax, xlabel="size (KB: everything needed to rebuild it)", ylabel="test accuracy",
-               title="Students with (filled) and without (open) the teacher; stars: the teacher compressed",
+               # two lines: the legend outside narrows the axes, a one-line title overflowed the figure
+               title="Students with (filled) and without (open) the teacher\nstars: the teacher compressed",
                xlog=True)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
