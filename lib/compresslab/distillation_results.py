@@ -7,8 +7,9 @@ real training run; together they take about 10 minutes (566 s on a loaded
     python -m compresslab.distillation_results            # writes data/distillation_results.npz
 
 and loaded with ``load_results()`` (``allow_pickle=False``: plain arrays only).
-The shipped file was written by that command followed by ``--fix-oof`` (which refits the deterministic out-of-fold
-teacher, checks it against the stored logits, stores them in float64 and
+The shipped file was written by that command followed by ``--fix-oof``
+(which refits the deterministic out-of-fold teacher, checks it against the
+stored logits, stores them in float64 and
 redoes the out-of-fold arm of experiment 3, whose rows had been misaligned);
 the command as it stands now writes the same file in one go.
 ``--regression`` redoes experiment 5 only; ``--pruned`` redoes the pruned

@@ -452,10 +452,11 @@ class Network:
         """The output layer's pre-activations z_L, (n_samples, n_outputs)."""
         return self._logits(self._check_X(X))
 
-    def _logits(self, A) -> np.ndarray:
-        """``logits`` of an input ``_check_X`` has already validated (scanned once per call)."""
+    def _logits(self, A, start: int = 0) -> np.ndarray:
+        """``logits`` of an input ``_check_X`` has already validated (scanned once per call).
+        ``start``: A is the input of layer ``start`` (a caller computed the layers before it)."""
         last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self.layers[start:], start):
             A = layer.forward(A)
             if i < last:
                 A = activate(self.activation, A)

@@ -157,8 +157,9 @@ def _exp_dense(ds, net, seed, sparsities=COMPARE_SPARSITIES, teacher_logits=None
     from .training import train
 
     budget = budgets(net, sparsities)
+    distilled = teacher_logits is not None
     out = {k: [] for k in ("dense.pred", "dense.val", "dense.params", "dense.bytes", "dense.hidden",
-                           "dense.l2", "dense.epoch", "dense.Tw")}
+                           "dense.l2", "dense.epoch") + (("dense.Tw",) if distilled else ())}
     for kind in ("nonzeros", "bytes"):
         for k in range(len(sparsities)):
             best = dict(val=-1.0)
@@ -182,9 +183,8 @@ def _exp_dense(ds, net, seed, sparsities=COMPARE_SPARSITIES, teacher_logits=None
             out["dense.hidden"].append(list(best["sizes"]) + [0] * (2 - len(best["sizes"])))
             out["dense.l2"].append(best["l2"])
             out["dense.epoch"].append(best["epoch"])
-            out["dense.Tw"].append(best["Tw"])
-    if teacher_logits is None:
-        del out["dense.Tw"]                  # plain training: no temperature, no soft weight
+            if distilled:                    # plain training has no temperature, no soft weight
+                out["dense.Tw"].append(best["Tw"])
     return out
 
 

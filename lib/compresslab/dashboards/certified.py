@@ -108,10 +108,8 @@ class CertifiedLogits:
 
     @staticmethod
     def _later_layers(network, Z):
-        """The logits from the first layer's pre-activations ``Z`` (``network._logits``' loop)."""
-        for layer in network.layers[1:]:
-            Z = layer.forward(activate(network.activation, Z))
-        return Z
+        """The logits from the first layer's pre-activations ``Z``."""
+        return network._logits(activate(network.activation, Z), start=1)
 
     def _first_layer(self, layer, *, exact):
         """The first layer's pre-activations, in float64 (``exact``) or from a float32 product;

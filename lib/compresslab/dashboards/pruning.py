@@ -25,9 +25,8 @@ the smaller networks: then a first visit costs what a revisit costs.
 """
 from __future__ import annotations
 
-import functools
-
 import dataclasses
+import functools
 
 import ipywidgets as widgets
 import numpy as np

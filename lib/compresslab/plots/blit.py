@@ -311,8 +311,7 @@ class DiffEncoder:
     def encode(self, buffer) -> tuple[str, bytes]:
         """(mode, PNG bytes) for the canvas pixels ``buffer`` ((h, w, 4) uint8 RGBA)."""
         spare = self._spare if self._spare is not self.last else None
-        if self.last is not None and np.asarray(buffer).shape[:2] == self.last.shape:
-            self._out = _reused(self._out, self.last.shape, np.uint32)
+        self._out = _reused(self._out, np.asarray(buffer).shape[:2], np.uint32)    # the diff's array, kept
         mode, rgba, keep = diff_image(buffer, self.last, out=self._out, keep=spare)
         self._spare, self.last = self.last, keep
         if mode == "diff":
