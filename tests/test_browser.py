@@ -55,8 +55,9 @@ DASHBOARD_STEPS = {
         ("toggle", "weights"), ("toggle", "csr"), ("button", "Fine-tune", r"fine-tuned.*after 1 epoch\b"),  # masks
     ],
     "04_distillation.ipynb": [
-        ("slider", "temperature T"), ("toggle", "0.5"), ("toggle", "100"), ("toggle", "tanh"),
-        ("slider", "test image"), ("set", "epochs", 1),
+        ("slider", "temperature T"), ("slider", "soft weight w"), ("toggle", "100"), ("toggle", "tanh"),
+        ("toggle", "2 layers"), ("toggle", "no hidden"), ("toggle", "relu"), ("slider", "test image"),
+        ("set", "epochs", 1),
         ("button", "Train this student", r"trained here.*best of 1 epoch"),
     ],
 }

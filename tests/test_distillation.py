@@ -413,6 +413,26 @@ def test_engine_hard_weight_is_checked_and_skips_transfer_rows_in_accuracy(digit
 # A student with another input; the omitted class; regression
 # ----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("pixels", [1, 2])
+def test_shifted_copies_move_every_image_four_ways(rng, pixels):
+    X = rng.random((3, 784))
+    moved = D.shifted_copies(X, pixels)
+    assert moved.shape == (12, 784)
+    img = X.reshape(3, 28, 28)
+    right, left, down, up = (moved[3 * k:3 * k + 3].reshape(3, 28, 28) for k in range(4))
+    p = pixels
+    np.testing.assert_array_equal(right[:, :, p:], img[:, :, :-p])
+    np.testing.assert_array_equal(left[:, :, :-p], img[:, :, p:])
+    np.testing.assert_array_equal(down[:, p:], img[:, :-p])
+    np.testing.assert_array_equal(up[:, :-p], img[:, p:])
+    for copy, edge in ((right, np.s_[:, :, :p]), (left, np.s_[:, :, -p:]), (down, np.s_[:, :p]), (up, np.s_[:, -p:])):
+        assert np.all(copy[edge] == 0)                                   # blank pixels enter at the edge
+    with pytest.raises(ValueError, match="pixels"):
+        D.shifted_copies(X, 0)
+    with pytest.raises(ValueError, match="784"):
+        D.shifted_copies(X[:, :100])
+
+
 def test_downsample_matches_a_loop(rng):
     X = rng.random((3, 784))
     small = D.downsample(X)
@@ -502,6 +522,29 @@ def test_stored_pruned_student_recomputes(results):
     assert results["struct_bytes"][row] == to_sparse(R.pruned_start().network, "csr").storage_bits() / 8
 
 
+@pytest.mark.parametrize("teacher", ["out-of-fold", pytest.param("moved", marks=pytest.mark.slow)])
+def test_stored_pitfall_student_recomputes(results, teacher):
+    """Section 3's side by side: a student recomputed at its teacher's stored T and w."""
+    from compresslab import distillation_results as R
+
+    names = [str(n) for n in results["pitfall_teachers"]]
+    row = [i for i, n in enumerate(names) if teacher in n][0]
+    point = R.pitfall_point(results, row, seed=1)
+    assert point["test"] == results["pitfall_test"][row, 1]
+    assert tuple(results["pitfall_teacher_Tw"][row]) in [tuple(g) for g in results["pitfall_grid"].tolist()]
+
+
+def test_pitfall_arrays_agree(results):
+    n, seeds = len(results["pitfall_teachers"]), len(results["seeds"])
+    assert results["pitfall_test"].shape == (n, seeds) and results["pitfall_teacher_Tw"].shape == (n, 2)
+    assert results["pitfall_entropy"].shape == (n, 2)
+    assert np.all(results["pitfall_entropy"][:, 1] > results["pitfall_entropy"][:, 0])   # T = 4 softer than T = 1
+    assert results["pitfall_control_test"].shape == (seeds,)
+    assert int(results["pitfall_moved"]) == 4 * 3500
+    best = int(np.argmax(results["early_candidates_val"]))                  # the first best epoch count
+    assert int(results["early_candidates"][best]) == int(results["early_epochs"])
+
+
 def test_stored_fitnets_student_recomputes(results):
     from compresslab import distillation_results as R
 
@@ -517,7 +560,7 @@ def test_results_command_runs_nothing_on_help_or_a_typo(argv, monkeypatch, capsy
     """`--help` prints the flags and a typo is refused, before any training starts."""
     from compresslab import distillation_results as R
 
-    monkeypatch.setattr(R, "compute", lambda quick: pytest.fail("a training run started"))
+    monkeypatch.setattr(R, "compute", lambda quick, jobs=1: pytest.fail("a training run started"))
     monkeypatch.setattr(R, "load_results", lambda: pytest.fail("a partial run started"))
     with pytest.raises(SystemExit) as stop:
         R.main(argv)

@@ -89,6 +89,44 @@ def test_size_and_kind_change_the_student(dash, results, size):
     assert dash.report.params == R.make_student("tanh", size, 0).n_params
 
 
+@pytest.mark.parametrize("kind", ["relu", "tanh", "2 layers", "softmax regression"])
+def test_every_student_kind_shows_its_own_stored_run(dash, results, kind):
+    dash.controls["kind"].value = kind
+    assert dash.last_error is None
+    kinds, sizes = list(results["grid_kinds"]), list(results["grid_sizes"])
+    i, j = kinds.index(kind), sizes.index(30)
+    a = _nearest(results["grid_T"], dash.setting()["T"])
+    b = int(np.argmin(np.abs(results["grid_w"] - 0.9)))
+    assert dash.report.accuracy == results["grid_test"][i, j, a, b]
+    student = R.make_student(kind, 30, 0)
+    assert dash.report.params == student.n_params
+    widths = "-".join(str(n) for n in [784] + [layer.n_outputs for layer in student.layers])
+    assert widths in dash.readout.value
+    assert dash.controls["size"].disabled == (kind == "softmax regression")      # no hidden layer, no size
+
+
+def test_softmax_regression_is_one_run_for_every_size(results):
+    i = list(results["grid_kinds"]).index("softmax regression")
+    for key in ("grid_val", "grid_test", "grid_hard_test", "grid_bytes"):
+        assert np.all(results[key][i] == results[key][i][0]), key
+
+
+def test_every_soft_weight_is_a_stored_run(dash, results):
+    options = dash.controls["soft_weight"].options
+    assert tuple(options) == (0.0,) + tuple(float(w) for w in results["grid_w"])
+    i, j = list(results["grid_kinds"]).index("relu"), list(results["grid_sizes"]).index(30)
+    a = _nearest(results["grid_T"], dash.setting()["T"])
+    for b, w in enumerate(options[1:]):
+        dash.controls["soft_weight"].value = w
+        assert dash.report.accuracy == results["grid_test"][i, j, a, b]
+        assert f"w = {w:g}" in dash.report.label
+
+
+def test_readout_names_the_compression_rate_not_alpha(dash):
+    """alpha is the compression rate elsewhere and the soft weight in the papers: the readout says which."""
+    assert "compression rate" in dash.readout.value and "alpha" not in dash.readout.value.lower()
+
+
 def test_image_slider_shows_that_image(dash, mnist5k):
     dash.controls["image"].value = 7
     np.testing.assert_array_equal(dash.plot.image.get_array(), mnist5k.X_test[7].reshape(28, 28))
@@ -117,10 +155,11 @@ def test_train_button_disables_controls_and_adds_a_point(dash, monkeypatch):
     assert "trained here" in dash.readout.value
 
 
-def test_a_grid_point_recomputes_to_the_stored_numbers(results):
+@pytest.mark.parametrize("kind", ["relu", "softmax regression"])
+def test_a_grid_point_recomputes_to_the_stored_numbers(results, kind):
     kinds, sizes = list(results["grid_kinds"]), list(results["grid_sizes"])
-    i, j, a, b = kinds.index("relu"), sizes.index(10), 2, len(results["grid_w"]) - 1
+    i, j, a, b = kinds.index(kind), sizes.index(10), 2, len(results["grid_w"]) - 1
     T, w = float(results["grid_T"][a]), float(results["grid_w"][b])
-    point = R.grid_point(results, "relu", 10, T, w)
+    point = R.grid_point(results, kind, 10, T, w)
     assert point["val"] == results["grid_val"][i, j, a, b]
     assert point["test"] == results["grid_test"][i, j, a, b]

@@ -28,7 +28,8 @@ there, so distilling on those images is training on the labels again. The
 fixes here give each training image soft targets from a teacher that did not
 fit it: ``out_of_fold_teacher`` (k-fold), a held-out transfer set
 (``distill(..., X_transfer=...)`` with a teacher fit on the rest),
-``early_stopped_teacher``; ``Ensemble`` averages several teachers.
+``early_stopped_teacher``, and a transfer set of the training images moved by a
+pixel (``shifted_copies``); ``Ensemble`` averages several teachers.
 ``soft_target_entropy`` measures how much each one says beyond the label.
 
 Students: any softmax ``Network`` with the teacher's classes and inputs:
@@ -391,6 +392,26 @@ def downsample(X, factor=2, *, side=28) -> np.ndarray:
         raise ValueError(f"factor must divide the image side {side}; got {factor}")
     s = side // factor
     return X.reshape(-1, s, factor, s, factor).mean(axis=(2, 4)).reshape(-1, s * s)   # (n, s*s)
+
+
+def shifted_copies(X, pixels=1, *, side=28) -> np.ndarray:
+    """The images of X moved by ``pixels`` right, left, down and up (blank pixels enter
+    at the edge): (4 n, side * side), the four copies one after the other in that order.
+    Label-preserving for a digit moved by a pixel or two; unlabelled they are a transfer
+    set of images a teacher never saw (its soft targets there are not memorised)."""
+    X = check_array_2d("X", X, n_features=side * side)
+    pixels = check_int("pixels", pixels, low=1, high=side - 1)
+    images = X.reshape(-1, side, side)
+    copies = []
+    for axis, step in ((2, pixels), (2, -pixels), (1, pixels), (1, -pixels)):
+        moved = np.zeros_like(images)
+        source = [slice(None)] * 3
+        target = [slice(None)] * 3
+        source[axis] = slice(0, side - step) if step > 0 else slice(-step, side)
+        target[axis] = slice(step, side) if step > 0 else slice(0, side + step)
+        moved[tuple(target)] = images[tuple(source)]
+        copies.append(moved.reshape(-1, side * side))
+    return np.vstack(copies)
 
 
 def pruned_student(student, masks=None):

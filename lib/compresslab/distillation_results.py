@@ -1,17 +1,14 @@
 """The distillation notebook's measured results, precomputed (data/distillation_results.npz).
 
 Every student in notebooks/04_distillation.ipynb and in its dashboard is a
-real training run; together they take about 10 minutes (566 s on a loaded
+real training run; together they take about 16 minutes with ``--jobs 2`` (961 s on this
 2-core machine), more than a notebook may take, so they are run once by
 
-    python -m compresslab.distillation_results            # writes data/distillation_results.npz
+    python -m compresslab.distillation_results --jobs 2   # writes data/distillation_results.npz
 
 and loaded with ``load_results()`` (``allow_pickle=False``: plain arrays only).
-The shipped file was written by that command followed by ``--fix-oof``
-(which refits the deterministic out-of-fold teacher, checks it against the
-stored logits, stores them in float64 and
-redoes the out-of-fold arm of experiment 3, whose rows had been misaligned);
-the command as it stands now writes the same file in one go.
+The shipped file was written by that command in one go (``--fix-oof`` only
+repairs a file written before two old fixes).
 ``--regression`` redoes experiment 5 only; ``--pruned`` redoes the pruned
 student of experiment 4 and ``--fitnets`` the hint-training comparison (each
 well under a minute of CPU; the flags combine), keeping the rest of the file.
@@ -30,6 +27,12 @@ The rules, fixed before anything is measured:
   (early stopping on validation; QAT students: their last epoch);
 - temperature and soft_weight are chosen on validation (the grid, seed 0);
   test accuracy is only reported;
+- the pitfall's side by side (notebook section 3): each source of soft targets
+  gets its own (T, w), chosen on validation (seed 0) from ``PITFALL_GRID``; the
+  early-stopped teacher's epochs are chosen from ``EARLY_CANDIDATES`` by its
+  student's validation accuracy; the transfer set is the training images moved
+  by ``SHIFT_PIXELS`` (``distillation.shifted_copies``), soft targets only, and
+  its control the same moved images with their labels and no teacher;
 - seeds 0, 1, 2 wherever two students are compared;
 - the pruned student is the shipped teacher pruned to ``PRUNED_SPARSITY``
   (magnitude, global), its masks kept while it trains (``distill``'s pruned
@@ -54,13 +57,17 @@ from .network import random_network
 from .training import train
 
 RESULTS_FILE = Path(__file__).resolve().parents[2] / "data" / "distillation_results.npz"
-EPOCHS = 10
+EPOCHS = 40                         # the best validation epoch of a hard-label 784-30-10 student: 19-35
 SEEDS = (0, 1, 2)
 GRID_T = (1.0, 2.0, 4.0, 8.0, 20.0, 50.0)
-GRID_W = (0.5, 0.9)
+GRID_W = (0.25, 0.5, 0.75, 0.9, 1.0)
 GRID_SIZES = (10, 30, 100)
-GRID_KINDS = ("relu", "tanh")
-N_FOLDS, TEACHER_MAX_ITER, EARLY_MAX_ITER = 3, 30, 3
+GRID_KINDS = ("relu", "tanh", "2 layers", "softmax regression")     # softmax regression: no size (one run)
+N_FOLDS, TEACHER_MAX_ITER = 3, 30
+N_ENSEMBLE = 5                      # the ensemble teacher: the shipped recipe, seeds 0-4, all 3,500 images
+EARLY_CANDIDATES = (2, 3, 5, 8)     # the early-stopped teacher's epochs; chosen by its student's validation
+PITFALL_GRID = tuple((T, w) for T in (1.0, 2.0, 4.0, 8.0) for w in (0.5, 0.9))   # each teacher's own (T, w)
+SHIFT_PIXELS = 1                    # the transfer set: the training images moved 1 pixel, 4 ways (14,000)
 N_LABELLED = 500
 OMITTED = 3
 LOWRANK_RANKS = (10, 10, 10)
@@ -86,12 +93,13 @@ def make_student(kind, size, seed, n_features=784):
 
 
 def fit_student(student, X, y, ds, *, logits=None, T=1.0, w=0.0, X_transfer_logits=None, X_transfer=None,
-                epochs=EPOCHS, seed=0, transform=None, on_epoch=None):
+                epochs=None, seed=0, transform=None, on_epoch=None):
     """Train a copy of ``student`` (engine, soft targets from precomputed ``logits``) and
     return dict(val, test, epoch, network): the accuracies at the epoch of best
     validation accuracy. ``transform``: the student's view of an image (downsample);
     ``on_epoch(epoch, history)``: called after each epoch (a progress bar).
     ``student`` may be a ``pruning.PruneResult``: its masks are kept as ``distill`` keeps them."""
+    epochs = EPOCHS if epochs is None else epochs
     student, masks = D.pruned_student(student)
     view = (lambda A: A) if transform is None else transform
     hard_weight = None
@@ -127,12 +135,11 @@ def _log(*args):
 
 
 def _teachers(ds, max_iter=TEACHER_MAX_ITER):
-    """The out-of-fold teacher (the rules' teacher), the shipped one and an early-stopped one."""
+    """The out-of-fold teacher (the rules' teacher) and the shipped one."""
     t0 = time.perf_counter()
     oof = D.out_of_fold_teacher(ds.X_train, ds.y_train, N_FOLDS, max_iter=max_iter)
     _log(f"out-of-fold teacher: {time.perf_counter() - t0:.0f} s")
-    early = D.early_stopped_teacher(ds.X_train, ds.y_train, max_iter=EARLY_MAX_ITER)
-    return oof, D.default_teacher(), early
+    return oof, D.default_teacher()
 
 
 def grid_point(results, kind, size, T, w, seed=0):
@@ -143,50 +150,94 @@ def grid_point(results, kind, size, T, w, seed=0):
     logits = results["teacher_train_logits"].astype(float)
     with threadpool_limits(limits=1):                    # as the file was made: the same sums, bit for bit
         r = fit_student(make_student(kind, size, seed), ds.X_train, ds.y_train, ds, logits=logits, T=T, w=w,
-                        seed=seed)
+                        seed=seed, epochs=int(results["epochs"]))
     return {k: r[k] for k in ("val", "test", "epoch")}
 
 
-def compute(quick=False) -> dict:
+def grid_cell(kind, size, V, grid_T=GRID_T, grid_w=GRID_W, epochs=None) -> dict:
+    """One (kind, size) of the dashboard's grid, seed 0: the hard-label student and a
+    distilled one at every (T, w) (soft targets: the logits ``V``). One BLAS thread, so
+    a run gives the same sums in a worker process as in the main one."""
+    from threadpoolctl import threadpool_limits
+
+    ds = load_dataset("mnist-5k")
+    val, test = np.zeros((len(grid_T), len(grid_w))), np.zeros((len(grid_T), len(grid_w)))
+    with threadpool_limits(limits=1):
+        student = make_student(kind, size, 0)
+        hard = fit_student(student, ds.X_train, ds.y_train, ds, epochs=epochs)
+        for a, T in enumerate(grid_T):
+            for b, w in enumerate(grid_w):
+                r = fit_student(student, ds.X_train, ds.y_train, ds, logits=V, T=T, w=w, epochs=epochs)
+                val[a, b], test[a, b] = r["val"], r["test"]
+    _log(f"grid {kind} {size}: hard {hard['val']:.3f}, best distilled {val.max():.3f} (val)")
+    return dict(bytes=student.storage_bits() / 8, hard_val=hard["val"], hard_test=hard["test"], val=val, test=test)
+
+
+def compute_grid(V, kinds, sizes, grid_T, grid_w, epochs, jobs=1) -> dict:
+    """The dashboard's grid kind x size x T x w (seed 0) in ``jobs`` processes. A student
+    without a hidden layer ("softmax regression") has no size: one run, copied to every size."""
+    cells = [(k, h) for k in kinds for h in (sizes if k != "softmax regression" else sizes[:1])]
+    args = [(k, h, V, grid_T, grid_w, epochs) for k, h in cells]
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = dict(zip(cells, pool.map(grid_cell, *zip(*args))))
+    else:
+        done = {cell: grid_cell(*a) for cell, a in zip(cells, args)}
+    shape = (len(kinds), len(sizes))
+    out = dict(grid_val=np.zeros(shape + (len(grid_T), len(grid_w)))); out["grid_test"] = np.zeros_like(out["grid_val"])
+    for key in ("grid_hard_val", "grid_hard_test", "grid_bytes"):
+        out[key] = np.zeros(shape)
+    for i, k in enumerate(kinds):
+        for j, h in enumerate(sizes):
+            c = done.get((k, h), done.get((k, sizes[0])))
+            out["grid_val"][i, j], out["grid_test"][i, j] = c["val"], c["test"]
+            out["grid_hard_val"][i, j], out["grid_hard_test"][i, j] = c["hard_val"], c["hard_test"]
+            out["grid_bytes"][i, j] = c["bytes"]
+    return out
+
+
+def tuned_student(ds, size, logits, seeds, *, grid=PITFALL_GRID, X_transfer=None, X_transfer_logits=None) -> dict:
+    """A 784-size-10 student distilled from ``logits``: (T, w) chosen on validation
+    (seed 0, over ``grid``), then trained with every seed. dict(T, w, val, grid_val, test)."""
+    def run(seed, T, w):
+        return fit_student(make_student("relu", size, seed), ds.X_train, ds.y_train, ds, logits=logits, T=T, w=w,
+                           X_transfer=X_transfer, X_transfer_logits=X_transfer_logits, seed=seed)
+
+    first = [run(seeds[0], T, w) for T, w in grid]
+    best = int(np.argmax([r["val"] for r in first]))
+    T, w = grid[best]
+    test = [first[best]["test"]] + [run(seed, T, w)["test"] for seed in seeds[1:]]
+    return dict(T=T, w=w, val=first[best]["val"], grid_val=np.array([r["val"] for r in first]), test=np.array(test))
+
+
+def compute(quick=False, jobs=1) -> dict:
     """Run every experiment; returns the arrays saved in the results file.
-    ``quick``: tiny settings, for a smoke test of this code (not for the notebook)."""
-    global EPOCHS
+    ``quick``: tiny settings, for a smoke test of this code (not for the notebook);
+    ``jobs``: processes for the dashboard's grid (the same numbers at any count)."""
+    global EPOCHS, PITFALL_GRID, EARLY_CANDIDATES, N_ENSEMBLE
     ds = load_dataset("mnist-5k")
     grid_T, grid_w, sizes, kinds, seeds = GRID_T, GRID_W, GRID_SIZES, GRID_KINDS, SEEDS
     if quick:
-        EPOCHS, grid_T, grid_w, sizes, seeds = 1, (1.0, 4.0), (0.5,), (10,), (0, 1)
+        EPOCHS, grid_T, grid_w, sizes, seeds = 1, (1.0, 4.0), (0.5,), (10, 30), (0, 1)
+        PITFALL_GRID, EARLY_CANDIDATES, N_ENSEMBLE = ((1.0, 0.5), (4.0, 0.9)), (2, 3), 2
     out = dict(grid_T=np.array(grid_T), grid_w=np.array(grid_w), grid_sizes=np.array(sizes),
                grid_kinds=np.array(kinds), seeds=np.array(seeds), epochs=np.array(EPOCHS))
-    oof, shipped, early = _teachers(ds, 2 if quick else TEACHER_MAX_ITER)
+    oof, shipped = _teachers(ds, 2 if quick else TEACHER_MAX_ITER)
     V = D.teacher_logits(oof, ds.X_train)                       # (3500, 10): each from the member that did not see it
     out["teacher_train_logits"] = V            # float64: the grid students train on exactly these
     out["teacher_test_logits"] = D.teacher_logits(oof, ds.X_test).astype(np.float32)
     out["shipped_train_logits"] = D.teacher_logits(shipped, ds.X_train).astype(np.float32)
-    out["early_train_logits"] = D.teacher_logits(early, ds.X_train).astype(np.float32)
     out["teacher_test_pred"] = oof.predict(ds.X_test)
     out["teacher_val"] = np.array(oof.score(ds.X_val, ds.y_val))
     out["shipped_test_pred"] = shipped.predict(ds.X_test)
-    out["early_val"] = np.array(early.score(ds.X_val, ds.y_val))
-    out["early_test"] = np.array(early.score(ds.X_test, ds.y_test))
     out["teacher_bytes"] = np.array(shipped.storage_bits() / 8)
 
     # --- the dashboard's grid: kind x size x T x w, seed 0, + the hard-label student -------
-    val = np.zeros((len(kinds), len(sizes), len(grid_T), len(grid_w)))
-    test = np.zeros_like(val)
-    hard_val, hard_test = np.zeros((len(kinds), len(sizes))), np.zeros((len(kinds), len(sizes)))
-    bytes_ = np.zeros((len(kinds), len(sizes)))
-    for i, kind in enumerate(kinds):
-        for j, size in enumerate(sizes):
-            student = make_student(kind, size, 0)
-            bytes_[i, j] = student.storage_bits() / 8
-            r = fit_student(student, ds.X_train, ds.y_train, ds)
-            hard_val[i, j], hard_test[i, j] = r["val"], r["test"]
-            for a, T in enumerate(grid_T):
-                for b, w in enumerate(grid_w):
-                    r = fit_student(student, ds.X_train, ds.y_train, ds, logits=V, T=T, w=w)
-                    val[i, j, a, b], test[i, j, a, b] = r["val"], r["test"]
-            _log(f"grid {kind} {size}: hard {hard_val[i, j]:.3f}, best distilled {val[i, j].max():.3f} (val)")
-    out.update(grid_val=val, grid_test=test, grid_hard_val=hard_val, grid_hard_test=hard_test, grid_bytes=bytes_)
+    out.update(compute_grid(V, kinds, sizes, grid_T, grid_w, EPOCHS, jobs))
+    val = out["grid_val"]
 
     def chosen(kind, size):
         i, j = kinds.index(kind), sizes.index(size)
@@ -210,20 +261,11 @@ def compute(quick=False) -> dict:
     out.update(sizes_hard_test=hard, sizes_dist_test=dist, sizes_Tw=chosen_Tw, sizes_hard_pred=hard_pred,
                sizes_dist_pred=dist_pred)
 
-    # --- the pitfall: the same student and T/w, soft targets from each teacher ------------
+    # --- the pitfall and its fixes: the same student, each source of soft targets with its own T, w ----
     size = 30 if 30 in sizes else sizes[0]
-    T, w = chosen("relu", size)
-    teachers = {"shipped (memorised)": out["shipped_train_logits"], "early-stopped": out["early_train_logits"],
-                "out-of-fold": V}
-    pit = np.zeros((len(teachers), len(seeds)))
-    for t, logits in enumerate(teachers.values()):
-        for s, seed in enumerate(seeds):
-            pit[t, s] = fit_student(make_student("relu", size, seed), ds.X_train, ds.y_train, ds,
-                                    logits=logits.astype(float), T=T, w=w, seed=seed)["test"]
-    out.update(pitfall_teachers=np.array(list(teachers)), pitfall_test=pit,
-               pitfall_entropy=np.array([np.mean(D.entropy(D.soften(v.astype(float), 1.0))) for v in teachers.values()]),
-               pitfall_hard_test=hard[sizes.index(size)], pitfall_size=np.array(size), pitfall_Tw=np.array([T, w]))
-    _log(f"pitfall: {pit.mean(axis=1)}")
+    T, w = chosen("relu", size)                       # the out-of-fold teacher's: experiments 2-4 use these
+    out.update(pitfall(ds, V, shipped, size, seeds, hard[sizes.index(size)], quick))
+    out.update(pitfall_Tw=np.array([T, w]))
 
     # --- 2. the omitted 3 ---------------------------------------------------------------
     keep = ds.y_train != OMITTED
@@ -298,6 +340,87 @@ def compute(quick=False) -> dict:
     out.update(fitnets(ds, V, T, w, seeds, shipped, quick))
     out.update(regression(quick))
     return out
+
+
+def pitfall(ds, V, shipped, size, seeds, hard_test, quick=False) -> dict:
+    """Section 3 of the notebook: soft targets for the training images from each teacher,
+    side by side, each at its own (T, w) chosen on validation (``tuned_student``):
+    the shipped teacher (memorised), an ensemble of ``N_ENSEMBLE`` (memorised too), an
+    early-stopped teacher (its epochs chosen by its student's validation accuracy), the
+    out-of-fold teacher (``V``), and the shipped teacher with a transfer set of the
+    training images moved by ``SHIFT_PIXELS`` (soft targets only there). The control
+    for the last: the same moved images with their labels, no teacher."""
+    X = ds.X_train
+    shipped_logits = D.teacher_logits(shipped, X)
+    ensemble = D.Ensemble([D.fit_teacher(X, ds.y_train, random_state=s, **({"max_iter": 2} if quick else {}))
+                           for s in range(N_ENSEMBLE)])
+    early = {}
+    for epochs in EARLY_CANDIDATES:          # the teacher's epochs are a setting of the distillation
+        teacher = D.early_stopped_teacher(X, ds.y_train, max_iter=epochs)
+        early[epochs] = (teacher, tuned_student(ds, size, D.teacher_logits(teacher, X), seeds[:1]))
+    early_epochs = max(early, key=lambda e: early[e][1]["val"])      # the first best
+    early_teacher = early[early_epochs][0]
+    moved = D.shifted_copies(X, SHIFT_PIXELS)
+    moved_logits = D.teacher_logits(shipped, moved)
+    sources = {
+        "shipped (memorised)": dict(logits=shipped_logits),
+        f"ensemble of {N_ENSEMBLE} (memorised)": dict(logits=D.teacher_logits(ensemble, X)),
+        f"early-stopped ({early_epochs} epochs)": dict(logits=D.teacher_logits(early_teacher, X)),
+        f"out-of-fold ({N_FOLDS} folds)": dict(logits=V),
+        f"shipped + {len(moved):,} moved images": dict(logits=shipped_logits, X_transfer=moved,
+                                                        X_transfer_logits=moved_logits),
+    }
+    runs = {name: tuned_student(ds, size, seeds=seeds, **kw) for name, kw in sources.items()}
+    entropy = []                             # on every image the student gets soft targets for
+    for kw in sources.values():
+        logits = np.vstack([kw["logits"]] + ([kw["X_transfer_logits"]] if "X_transfer" in kw else []))
+        entropy.append([np.mean(D.entropy(D.soften(logits, T))) for T in (1.0, 4.0)])
+    control = [fit_student(make_student("relu", size, seed), np.vstack([X, moved]),
+                           np.concatenate([ds.y_train, np.tile(ds.y_train, len(moved) // len(X))]), ds,
+                           seed=seed)["test"] for seed in seeds]
+    _log("pitfall: " + ", ".join(f"{n} {r['test'].mean():.3f} (T={r['T']:g}, w={r['w']:g})" for n, r in runs.items())
+         + f"; moved images with labels {np.mean(control):.3f}")
+    return dict(pitfall_teachers=np.array(list(runs)), pitfall_test=np.array([r["test"] for r in runs.values()]),
+                pitfall_teacher_Tw=np.array([[r["T"], r["w"]] for r in runs.values()]),
+                pitfall_val=np.array([r["val"] for r in runs.values()]),
+                pitfall_entropy=np.array(entropy), pitfall_hard_test=np.asarray(hard_test),
+                pitfall_size=np.array(size), pitfall_grid=np.array(PITFALL_GRID),
+                pitfall_control_test=np.array(control), pitfall_moved=np.array(len(moved)),
+                early_candidates=np.array(list(early)), early_candidates_val=np.array([e[1]["val"] for e in early.values()]),
+                early_epochs=np.array(early_epochs), early_val=np.array(early_teacher.score(ds.X_val, ds.y_val)),
+                early_test=np.array(early_teacher.score(ds.X_test, ds.y_test)),
+                ensemble_val=np.array(ensemble.score(ds.X_val, ds.y_val)),
+                ensemble_test=np.array(ensemble.score(ds.X_test, ds.y_test)),
+                shipped_moved_accuracy=np.array(shipped.score(moved, np.tile(ds.y_train, 4))))
+
+
+def pitfall_point(results, row, seed=0) -> dict:
+    """Recompute one student of the side by side (row ``row`` of ``pitfall_teachers``) at
+    its stored T and w: dict(val, test, epoch). The ensemble and early-stopped teachers are
+    refit by their recipe (deterministic); the others come from the shipped teacher or
+    the stored out-of-fold logits."""
+    from threadpoolctl import threadpool_limits
+
+    ds = load_dataset("mnist-5k")
+    X, name, extra = ds.X_train, str(results["pitfall_teachers"][row]), {}
+    T, w = (float(v) for v in results["pitfall_teacher_Tw"][row])
+    with threadpool_limits(limits=1):
+        if name.startswith("shipped"):
+            shipped = D.default_teacher()
+            logits = D.teacher_logits(shipped, X)
+            if "moved" in name:
+                moved = D.shifted_copies(X, SHIFT_PIXELS)
+                extra = dict(X_transfer=moved, X_transfer_logits=D.teacher_logits(shipped, moved))
+        elif name.startswith("ensemble"):
+            logits = D.teacher_logits(D.Ensemble([D.fit_teacher(X, ds.y_train, random_state=s)
+                                                  for s in range(N_ENSEMBLE)]), X)
+        elif name.startswith("early"):
+            logits = D.teacher_logits(D.early_stopped_teacher(X, ds.y_train, max_iter=int(results["early_epochs"])), X)
+        else:
+            logits = results["teacher_train_logits"].astype(float)
+        r = fit_student(make_student("relu", int(results["pitfall_size"]), seed), X, ds.y_train, ds, logits=logits,
+                        T=T, w=w, seed=seed, epochs=int(results["epochs"]), **extra)
+    return {k: r[k] for k in ("val", "test", "epoch")}
 
 
 def pruned_start(shipped=None):
@@ -451,14 +574,16 @@ def parse_args(argv):
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m compresslab.distillation_results",
-                                     description="Run the distillation notebook's training runs (about 10 "
-                                                 "minutes on one core) and write data/distillation_results.npz.")
+                                     description="Run the distillation notebook's training runs (about 16 "
+                                                 "minutes with --jobs 2) and write data/distillation_results.npz.")
     parser.add_argument("--quick", action="store_true", help="a small, fast version (to try the command)")
     parser.add_argument("--regression", action="store_true", help="redo experiment 5 only, keep the rest")
     parser.add_argument("--pruned", action="store_true", help="redo the pruned student only, keep the rest")
     parser.add_argument("--fitnets", action="store_true", help="redo the FitNets comparison only, keep the rest")
     parser.add_argument("--fix-oof", action="store_true",
                         help="refit the out-of-fold teacher and redo its arm of experiment 3 (an old file)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes for the dashboard's grid (default 1; the numbers do not depend on it)")
     parser.add_argument("--out", default=None, help=f"another path for the .npz (default {RESULTS_FILE})")
     return parser.parse_args(argv)
 
@@ -499,7 +624,7 @@ def main(argv=None):
             fixed = less_labelled(ds, V, T, w, int(results["pitfall_size"]), tuple(results["seeds"]), arms=(2,))
             results["less_test"][2] = fixed["less_test"][2]
         else:
-            results = compute(quick=quick)
+            results = compute(quick=quick, jobs=args.jobs)
     path = RESULTS_FILE if args.out is None else Path(args.out)
     save(results, path)
     _log(f"wrote {path} in {time.perf_counter() - t0:.0f} s")

@@ -1,5 +1,9 @@
 """The distillation notebook's dashboard: temperature, soft_weight, student size and kind.
 
+Student kinds: a relu or a tanh hidden layer (784-h-10), two relu hidden layers
+(784-h-h-10), or softmax regression (784-10: no hidden layer, so the size
+buttons are disabled for it).
+
 What moves instantly is computed from stored logits: the teacher's softened
 distribution for the chosen test image (one softmax of 10 numbers), the mean
 soft-target entropy over the 3,500 training images (one (3500, 10) softmax),
@@ -28,7 +32,7 @@ from ..plots import DistillationFigure
 from .base import LRU, LiveDashboard, fmt_bytes, readout_table, shared_baseline, speed_text
 
 T_OPTIONS = tuple(float(f"{t:.3g}") for t in np.geomspace(1, 50, 25))     # a log-scale slider, 1 to 50
-WEIGHT_OPTIONS = (0.0, 0.5, 0.9)        # 0: the hard-label student; the others: the grid's soft weights
+KIND_LABELS = {"relu": "relu", "tanh": "tanh", "2 layers": "2 layers", "softmax regression": "no hidden"}
 
 
 class DistillationDashboard(LiveDashboard):
@@ -45,18 +49,19 @@ class DistillationDashboard(LiveDashboard):
         self.grid_w = r["grid_w"].astype(float)
         self.sizes = tuple(int(s) for s in r["grid_sizes"])
         self.kinds = tuple(str(k) for k in r["grid_kinds"])
-        weights = tuple(w for w in WEIGHT_OPTIONS if w == 0 or np.any(np.isclose(self.grid_w, w)))
+        weights = (0.0,) + tuple(float(w) for w in self.grid_w)   # 0: the hard-label student; the rest: the grid's
         closest = lambda options, v: min(options, key=lambda o: abs(np.log(o) - np.log(v)) if o > 0 else abs(o - v))
         controls = {
             "temperature": widgets.SelectionSlider(options=T_OPTIONS, value=closest(T_OPTIONS, temperature),
                                                    description="temperature T", continuous_update=True,
                                                    style={"description_width": "initial"}),
-            "soft_weight": widgets.ToggleButtons(options=weights, value=closest(weights, soft_weight),
-                                                 description="soft weight", style={"button_width": "60px"}),
+            "soft_weight": widgets.SelectionSlider(options=weights, value=closest(weights, soft_weight),
+                                                   description="soft weight w", continuous_update=True,
+                                                   style={"description_width": "initial"}),
             "size": widgets.ToggleButtons(options=self.sizes, value=size, description="hidden units",
                                           style={"button_width": "60px"}),
-            "kind": widgets.ToggleButtons(options=self.kinds, value=kind, description="activation",
-                                          style={"button_width": "60px"}),
+            "kind": widgets.ToggleButtons(options=[(KIND_LABELS.get(k, k), k) for k in self.kinds], value=kind,
+                                          description="student", style={"button_width": "88px"}),
             "image": widgets.IntSlider(value=image, min=0, max=999, description="test image",
                                        continuous_update=True),
             **self.trainer_controls("train", "Train this student", epochs, max_epochs=30),
@@ -123,6 +128,7 @@ class DistillationDashboard(LiveDashboard):
         val, test = self.grid_accuracy(kind, size, a, weight)
         net, base_report = self.architecture(kind, size)
         label = ("hard labels" if weight == 0 else f"distilled, T = {self.grid_T[a]:g}, w = {weight:g}")
+        self.controls["size"].disabled = kind == "softmax regression"     # no hidden layer: no size
         self._report = dataclasses.replace(base_report, accuracy=test, accuracy_se=accuracy_se(test, 1000),
                                            label=f"{kind} {size}: {label}")
         q = D.soften(self.teacher_test[s["image"]], T)                      # (10,)
@@ -177,10 +183,17 @@ class DistillationDashboard(LiveDashboard):
         self.plot.show_trained(s["T"], kb, result["test"])
         self.render()
 
+    def describe(self, kind, size) -> str:
+        """"784-30-30-10, relu": the student's layer widths and activation."""
+        net = self.architecture(kind, size)[0]
+        widths = [net.n_features] + [layer.n_outputs for layer in net.layers]
+        hidden = net.activation if len(net.layers) > 1 else "no hidden layer"
+        return "-".join(str(n) for n in widths) + f", {hidden}"
+
     def render(self):
         r, s = self.report, self._setting
         rows = [
-            ("student", f"784-{s['size']}-10, {s['kind']}"),
+            ("student", self.describe(s["kind"], s["size"])),
             ("setting", r.label.split(": ", 1)[1]),
             ("test accuracy", f"{100 * r.accuracy:.1f} % ± {100 * r.accuracy_se:.1f} (validation "
                               f"{100 * self._val:.1f} %)"),
@@ -189,14 +202,15 @@ class DistillationDashboard(LiveDashboard):
             ("  mean over training images", f"{self.entropy_train:.2f} bits"),
             ("  shipped (memorised) teacher", f"{self.entropy_shipped:.2f} bits"),
             ("size (bits / 8)", fmt_bytes(r.storage_bits / 8)),
-            ("alpha vs LeNet-300-100", f"{r.alpha:.1f}"),
+            ("compression rate a/a* vs LeNet-300-100", f"{r.alpha:.1f}"),
         ]
         if self.trained is not None:
             t = self.trained
             epochs = f"{t['epochs']} epoch" + ("s" if t["epochs"] != 1 else "")
             rows.append(("trained here", f"{100 * t['test']:.1f} % test (T = {t['setting']['T']:g}, "
-                                         f"w = {t['setting']['weight']:g}, {t['setting']['kind']} "
-                                         f"{t['setting']['size']}, best of {epochs} on validation)"))
+                                         f"w = {t['setting']['weight']:g}, "
+                                         f"{self.describe(t['setting']['kind'], t['setting']['size'])}, "
+                                         f"best of {epochs} on validation)"))
         notes = [f"accuracies are the nearest trained grid point (T = {self._nearest_T:g}, seed 0); "
                  "the marker on the curve is at the slider's T"]
         self.readout.value = readout_table(rows, notes=notes, speed=speed_text(r))   # speed: full width
