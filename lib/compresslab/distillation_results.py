@@ -1,7 +1,7 @@
 """The distillation notebook's measured results, precomputed (data/distillation_results.npz).
 
 Every student in notebooks/04_distillation.ipynb and in its dashboard is a
-real training run; together they take about 16 minutes with ``--jobs 2`` (961 s on this
+real training run; together they take about 18 minutes with ``--jobs 2`` (on this
 2-core machine), more than a notebook may take, so they are run once by
 
     python -m compresslab.distillation_results --jobs 2   # writes data/distillation_results.npz
@@ -10,8 +10,9 @@ and loaded with ``load_results()`` (``allow_pickle=False``: plain arrays only).
 The shipped file was written by that command in one go (``--fix-oof`` only
 repairs a file written before two old fixes).
 ``--regression`` redoes experiment 5 only; ``--pruned`` redoes the pruned
-student of experiment 4 and ``--fitnets`` the hint-training comparison (each
-well under a minute of CPU; the flags combine), keeping the rest of the file.
+student of experiment 4, ``--fitnets`` the hint-training comparison and
+``--pitfall`` the teachers side by side (notebook section 3; about 6 minutes);
+the flags combine, keeping the rest of the file.
 tests/test_distillation_dashboard.py recomputes a grid point from the stored
 teacher logits and gets the same accuracies; tests/test_distillation.py does
 the same for a pruned student and a FitNets student.
@@ -66,7 +67,7 @@ GRID_KINDS = ("relu", "tanh", "2 layers", "softmax regression")     # softmax re
 N_FOLDS, TEACHER_MAX_ITER = 3, 30
 N_ENSEMBLE = 5                      # the ensemble teacher: the shipped recipe, seeds 0-4, all 3,500 images
 EARLY_CANDIDATES = (2, 3, 5, 8)     # the early-stopped teacher's epochs; chosen by its student's validation
-PITFALL_GRID = tuple((T, w) for T in (1.0, 2.0, 4.0, 8.0) for w in (0.5, 0.9))   # each teacher's own (T, w)
+PITFALL_GRID = tuple((T, w) for T in (1.0, 2.0, 4.0, 8.0) for w in (0.25, 0.5, 0.9))   # each teacher's (T, w)
 SHIFT_PIXELS = 1                    # the transfer set: the training images moved 1 pixel, 4 ways (14,000)
 N_LABELLED = 500
 OMITTED = 3
@@ -575,12 +576,14 @@ def parse_args(argv):
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m compresslab.distillation_results",
-                                     description="Run the distillation notebook's training runs (about 16 "
+                                     description="Run the distillation notebook's training runs (about 18 "
                                                  "minutes with --jobs 2) and write data/distillation_results.npz.")
     parser.add_argument("--quick", action="store_true", help="a small, fast version (to try the command)")
     parser.add_argument("--regression", action="store_true", help="redo experiment 5 only, keep the rest")
     parser.add_argument("--pruned", action="store_true", help="redo the pruned student only, keep the rest")
     parser.add_argument("--fitnets", action="store_true", help="redo the FitNets comparison only, keep the rest")
+    parser.add_argument("--pitfall", action="store_true",
+                        help="redo the teachers side by side (notebook section 3) only, keep the rest")
     parser.add_argument("--fix-oof", action="store_true",
                         help="refit the out-of-fold teacher and redo its arm of experiment 3 (an old file)")
     parser.add_argument("--jobs", type=int, default=1,
@@ -594,13 +597,13 @@ def main(argv=None):
     quick = args.quick
     from threadpoolctl import threadpool_limits
     t0 = time.perf_counter()
-    parts = [f"--{name}" for name in ("regression", "pruned", "fitnets") if getattr(args, name)]
+    parts = [f"--{name}" for name in ("regression", "pruned", "fitnets", "pitfall") if getattr(args, name)]
     with threadpool_limits(limits=1):
         if parts:                               # redo these parts only, keep the rest of the file
             results = load_results()
             if "--regression" in parts:
                 results.update(regression(quick))
-            if "--pruned" in parts or "--fitnets" in parts:
+            if "--pruned" in parts or "--fitnets" in parts or "--pitfall" in parts:
                 ds = load_dataset("mnist-5k")
                 V = results["teacher_train_logits"].astype(float)
                 T, w = (float(v) for v in results["pitfall_Tw"])
@@ -609,6 +612,9 @@ def main(argv=None):
                     add_pruned(results, ds, V, T, w, seeds)
                 if "--fitnets" in parts:
                     results.update(fitnets(ds, V, T, w, seeds, quick=quick))
+                if "--pitfall" in parts:
+                    results.update(pitfall(ds, V, D.default_teacher(), int(results["pitfall_size"]), seeds,
+                                           results["pitfall_hard_test"], quick))
         elif args.fix_oof:
             # a file written before two fixes: the out-of-fold training logits stored in float32
             # (the students trained on the float64 ones: refit the deterministic teacher), and
