@@ -188,9 +188,8 @@ def compute_grid(V, kinds, sizes, grid_T, grid_w, epochs, jobs=1) -> dict:
     else:
         done = {cell: grid_cell(*a) for cell, a in zip(cells, args)}
     shape = (len(kinds), len(sizes))
-    out = dict(grid_val=np.zeros(shape + (len(grid_T), len(grid_w)))); out["grid_test"] = np.zeros_like(out["grid_val"])
-    for key in ("grid_hard_val", "grid_hard_test", "grid_bytes"):
-        out[key] = np.zeros(shape)
+    out = {key: np.zeros(shape + (len(grid_T), len(grid_w))) for key in ("grid_val", "grid_test")}
+    out.update({key: np.zeros(shape) for key in ("grid_hard_val", "grid_hard_test", "grid_bytes")})
     for i, k in enumerate(kinds):
         for j, h in enumerate(sizes):
             c = done.get((k, h), done.get((k, sizes[0])))
@@ -200,18 +199,39 @@ def compute_grid(V, kinds, sizes, grid_T, grid_w, epochs, jobs=1) -> dict:
     return out
 
 
-def tuned_student(ds, size, logits, seeds, *, grid=PITFALL_GRID, X_transfer=None, X_transfer_logits=None) -> dict:
+def tuned_student(ds, size, logits, seeds, *, grid=None, chosen=None, X_transfer=None,
+                  X_transfer_logits=None) -> dict:
     """A 784-size-10 student distilled from ``logits``: (T, w) chosen on validation
-    (seed 0, over ``grid``), then trained with every seed. dict(T, w, val, grid_val, test)."""
+    (seed 0, over ``grid``, default ``PITFALL_GRID``), then trained with every seed.
+    dict(T, w, val, grid_val, test). ``chosen``: an earlier result of this function for
+    the same logits and ``seeds[:1]``; its choice is kept and only the other seeds train."""
     def run(seed, T, w):
         return fit_student(make_student("relu", size, seed), ds.X_train, ds.y_train, ds, logits=logits, T=T, w=w,
                            X_transfer=X_transfer, X_transfer_logits=X_transfer_logits, seed=seed)
 
-    first = [run(seeds[0], T, w) for T, w in grid]
-    best = int(np.argmax([r["val"] for r in first]))
-    T, w = grid[best]
-    test = [first[best]["test"]] + [run(seed, T, w)["test"] for seed in seeds[1:]]
-    return dict(T=T, w=w, val=first[best]["val"], grid_val=np.array([r["val"] for r in first]), test=np.array(test))
+    if chosen is None:
+        grid = PITFALL_GRID if grid is None else grid
+        first = [run(seeds[0], T, w) for T, w in grid]
+        best = int(np.argmax([r["val"] for r in first]))
+        chosen = dict(T=grid[best][0], w=grid[best][1], val=first[best]["val"],
+                      grid_val=np.array([r["val"] for r in first]), test=np.array([first[best]["test"]]))
+    T, w = chosen["T"], chosen["w"]
+    test = [chosen["test"][0]] + [run(seed, T, w)["test"] for seed in seeds[1:]]
+    return dict(chosen, test=np.array(test))
+
+
+def ensemble_teacher(ds, n_members=None, **mlp_kwargs) -> D.Ensemble:
+    """Section 3's ensemble: ``N_ENSEMBLE`` teachers of the shipped recipe (seeds 0, 1, ...)
+    on all the training images, their logits averaged."""
+    n_members = N_ENSEMBLE if n_members is None else n_members
+    return D.Ensemble([D.fit_teacher(ds.X_train, ds.y_train, random_state=s, **mlp_kwargs) for s in range(n_members)])
+
+
+def moved_transfer(teacher, X) -> dict:
+    """Section 3's transfer set: ``X`` moved by ``SHIFT_PIXELS`` four ways and the teacher's
+    logits there, as ``fit_student``'s X_transfer / X_transfer_logits."""
+    moved = D.shifted_copies(X, SHIFT_PIXELS)
+    return dict(X_transfer=moved, X_transfer_logits=D.teacher_logits(teacher, moved))
 
 
 def compute(quick=False, jobs=1) -> dict:
@@ -353,23 +373,22 @@ def pitfall(ds, V, shipped, size, seeds, hard_test, quick=False) -> dict:
     for the last: the same moved images with their labels, no teacher."""
     X = ds.X_train
     shipped_logits = D.teacher_logits(shipped, X)
-    ensemble = D.Ensemble([D.fit_teacher(X, ds.y_train, random_state=s, **({"max_iter": 2} if quick else {}))
-                           for s in range(N_ENSEMBLE)])
+    ensemble = ensemble_teacher(ds, **({"max_iter": 2} if quick else {}))
     early = {}
     for epochs in EARLY_CANDIDATES:          # the teacher's epochs are a setting of the distillation
         teacher = D.early_stopped_teacher(X, ds.y_train, max_iter=epochs)
         early[epochs] = (teacher, tuned_student(ds, size, D.teacher_logits(teacher, X), seeds[:1]))
     early_epochs = max(early, key=lambda e: early[e][1]["val"])      # the first best
-    early_teacher = early[early_epochs][0]
-    moved = D.shifted_copies(X, SHIFT_PIXELS)
-    moved_logits = D.teacher_logits(shipped, moved)
+    early_teacher, early_choice = early[early_epochs]
+    transfer = moved_transfer(shipped, X)
+    moved = transfer["X_transfer"]
     sources = {
         "shipped (memorised)": dict(logits=shipped_logits),
-        f"ensemble of {N_ENSEMBLE} (memorised)": dict(logits=D.teacher_logits(ensemble, X)),
-        f"early-stopped ({early_epochs} epochs)": dict(logits=D.teacher_logits(early_teacher, X)),
+        f"ensemble of {len(ensemble.members)} (memorised)": dict(logits=D.teacher_logits(ensemble, X)),
+        f"early-stopped ({early_epochs} epochs)": dict(logits=D.teacher_logits(early_teacher, X),
+                                                       chosen=early_choice),      # its seed 0 ran above
         f"out-of-fold ({N_FOLDS} folds)": dict(logits=V),
-        f"shipped + {len(moved):,} moved images": dict(logits=shipped_logits, X_transfer=moved,
-                                                        X_transfer_logits=moved_logits),
+        f"shipped + {len(moved):,} moved images": dict(logits=shipped_logits, **transfer),
     }
     runs = {name: tuned_student(ds, size, seeds=seeds, **kw) for name, kw in sources.items()}
     entropy = []                             # on every image the student gets soft targets for
@@ -385,7 +404,7 @@ def pitfall(ds, V, shipped, size, seeds, hard_test, quick=False) -> dict:
                 pitfall_teacher_Tw=np.array([[r["T"], r["w"]] for r in runs.values()]),
                 pitfall_val=np.array([r["val"] for r in runs.values()]),
                 pitfall_entropy=np.array(entropy), pitfall_hard_test=np.asarray(hard_test),
-                pitfall_size=np.array(size), pitfall_grid=np.array(PITFALL_GRID),
+                pitfall_size=np.array(size), pitfall_grid=np.array(PITFALL_GRID),       # tuned_student's grid
                 pitfall_control_test=np.array(control), pitfall_moved=np.array(len(moved)),
                 early_candidates=np.array(list(early)),
                 early_candidates_val=np.array([e[1]["val"] for e in early.values()]),
@@ -411,11 +430,9 @@ def pitfall_point(results, row, seed=0) -> dict:
             shipped = D.default_teacher()
             logits = D.teacher_logits(shipped, X)
             if "moved" in name:
-                moved = D.shifted_copies(X, SHIFT_PIXELS)
-                extra = dict(X_transfer=moved, X_transfer_logits=D.teacher_logits(shipped, moved))
+                extra = moved_transfer(shipped, X)
         elif name.startswith("ensemble"):
-            logits = D.teacher_logits(D.Ensemble([D.fit_teacher(X, ds.y_train, random_state=s)
-                                                  for s in range(N_ENSEMBLE)]), X)
+            logits = D.teacher_logits(ensemble_teacher(ds), X)
         elif name.startswith("early"):
             logits = D.teacher_logits(D.early_stopped_teacher(X, ds.y_train, max_iter=int(results["early_epochs"])), X)
         else:

@@ -32,7 +32,7 @@ from ..plots import DistillationFigure
 from .base import LRU, LiveDashboard, fmt_bytes, readout_table, shared_baseline, speed_text
 
 T_OPTIONS = tuple(float(f"{t:.3g}") for t in np.geomspace(1, 50, 25))     # a log-scale slider, 1 to 50
-KIND_LABELS = {"relu": "relu", "tanh": "tanh", "2 layers": "2 layers", "softmax regression": "no hidden"}
+KIND_LABELS = {"softmax regression": "no hidden"}     # a button label where the kind's name is too long
 
 
 class DistillationDashboard(LiveDashboard):
