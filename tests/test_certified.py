@@ -36,10 +36,12 @@ def test_logits_stay_within_the_proven_bound(scorer, mnist_net, mnist5k):
     """Certain samples: |float32 road - float64| <= r_i p_k, the bound the certificate used."""
     q = quantize(mnist_net, "symmetric", 6)
     reference, got = q.logits(mnist5k.X_test), scorer.logits(q)
-    p = np.linalg.norm(q.layers[0].value("weight"), axis=0)
+    bound = scorer.logit_bound(q)
+    W = q.layers[0].value("weight")
+    p = np.linalg.norm(W, axis=0)                      # the same bound by its formula, all pixels
     for layer in q.layers[1:]:
         p = p @ np.abs(layer.value("weight"))
-    bound = np.outer(scorer.row_bound, p)
+    assert np.all(bound <= np.outer(scorer.row_bound, p) * (1 + 1e-12))     # pixels left out only tighten it
     assert np.all(np.abs(got - reference) <= bound)
     # and the bound is a worst case, not a guess: the error seen is far below it
     assert np.abs(got - reference).max() < 0.1 * bound.max()
@@ -53,6 +55,25 @@ def test_the_float32_dot_product_error_is_within_gamma(rng):
     assert gamma(10, 0.01) == pytest.approx(0.1 / 0.9)
     with pytest.raises(ValueError, match="n u < 1"):
         gamma(100, 0.01)
+
+
+def test_zero_terms_add_no_rounding_so_gamma_counts_the_nonzero_ones(rng):
+    """|fl32(x.w) - x.w| <= gamma_{K+2} |x|.|w| with K the nonzero terms of x (the
+    certificate's r_i), checked on images as sparse as MNIST's (80 % zeros)."""
+    X = rng.random((300, 784)) * (rng.random((300, 784)) < 0.2)
+    W = rng.standard_normal((784, 50))
+    error = np.abs((X.astype(np.float32) @ W.astype(np.float32)).astype(np.float64) - X @ W)
+    nonzero = np.count_nonzero(X, axis=1)
+    bound = np.array([gamma(k + 2) for k in nonzero])[:, None] * (X @ np.abs(W))
+    assert np.all(error <= bound)
+    assert nonzero.max() < 200                                    # 4x tighter than gamma_{784+2}
+
+
+def test_pixels_dark_in_every_image_are_left_out_of_the_product(scorer, mnist5k):
+    X = mnist5k.X_test
+    assert np.all(X[:, np.setdiff1d(np.arange(X.shape[1]), scorer.columns)] == 0)
+    assert np.all((X[:, scorer.columns] != 0).any(axis=0))
+    assert scorer.X32.shape == (len(X), len(scorer.columns)) and len(scorer.columns) < X.shape[1]
 
 
 def _tied_network(rng, n_inputs=20):

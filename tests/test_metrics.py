@@ -382,3 +382,40 @@ def test_metrics_name_the_argument(digits_net, digits):
     bad.layers[0].params["weight"][0, 0] = np.inf
     with pytest.raises(ValueError, match="baseline weights must be finite"):
         evaluate(digits_net, digits, baseline=bad, measure=False)
+
+
+def test_blas_limits_held_by_several_threads_at_once_leave_the_count_as_it_was():
+    """After the main thread has set BLAS's count once (as a measurement does), two
+    background threads limit it to 1, overlapping, and end in the order that broke
+    it (the first to start ends first): BLAS is at 1 while either holds, and back
+    at its own count after, though neither ended on the main thread."""
+    import threading
+
+    from compresslab.metrics import _blas_threads_limited
+
+    with _blas_threads_limited(1):
+        pass
+    before = blas_threads()
+    events = {name: threading.Event() for name in ("a in", "a go", "a out", "b in", "b go", "b out")}
+    seen = {}
+
+    def hold(me, after):
+        events[after].wait(10) if after else None
+        with _blas_threads_limited(1) as threads:
+            seen[me] = threads
+            events[f"{me} in"].set()
+            events[f"{me} go"].wait(10)
+        events[f"{me} out"].set()
+
+    threads = [threading.Thread(target=hold, args=("a", None)), threading.Thread(target=hold, args=("b", "a in"))]
+    for t in threads:
+        t.start()
+    assert events["b in"].wait(10)
+    events["a go"].set()
+    assert events["a out"].wait(10)
+    after_a = blas_threads()                            # b still holds it
+    events["b go"].set()
+    for t in threads:
+        t.join(10)
+    assert seen == {"a": 1, "b": 1} and after_a == 1
+    assert blas_threads() == before

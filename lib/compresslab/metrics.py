@@ -21,6 +21,7 @@ by call overhead. Only the layer protocol is used, never a technique's name.
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import threading
 import time
@@ -155,20 +156,76 @@ def wait_until_quiet(timeout: float = 5.0) -> bool:
         return _guard.condition.wait_for(lambda: not _guard.others(), timeout=timeout)
 
 
-_controller = None
+_blas_lock = threading.Lock()
+_blas_holds: dict = {}           # one entry per limit in force: id of its token -> the thread count it asks
+_blas_own = None                 # BLAS's own thread count, kept while a limit is in force
+_blas_libs = None                # (setters, getters) of the BLAS libraries loaded at the latest first limit
+
+
+def _blas_setters():
+    """For every BLAS library loaded: a function setting its thread count from any thread,
+    and one reading it. OpenBLAS's ``openblas_set_num_threads`` is obeyed from a thread
+    other than the main one only until the main thread has called it once (measured);
+    ``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+) is obeyed from any thread and
+    sets the same process-wide count. Other libraries: threadpoolctl's setter."""
+    global _blas_libs
+    from threadpoolctl import ThreadpoolController
+
+    libs = ThreadpoolController().select(user_api="blas").lib_controllers     # ~1 ms: at a first limit
+    setters, getters = [], []
+    for lib in libs:
+        local = getattr(getattr(lib, "dynlib", None), "openblas_set_num_threads_local", None)
+        if local is not None:
+            local.argtypes, local.restype = [ctypes.c_int], ctypes.c_int
+            setters.append(local)
+        else:
+            setters.append(lib.set_num_threads)
+        getters.append(lambda lib=lib: lib.num_threads)
+    _blas_libs = (setters, getters)
+    return _blas_libs
+
+
+def _blas_apply() -> None:
+    """Under ``_blas_lock``: BLAS at the fewest threads any hold asks, or at its own
+    count when none is left."""
+    global _blas_own
+    setters, _ = _blas_libs
+    if _blas_holds:
+        count = min(_blas_holds.values())
+    else:
+        count, _blas_own = _blas_own, None
+    for set_threads in setters:
+        set_threads(count)
 
 
 @contextmanager
 def _blas_threads_limited(threads: int):
-    """BLAS limited to ``threads`` threads (threadpoolctl); yields the count in effect."""
-    global _controller
-    from threadpoolctl import ThreadpoolController
+    """BLAS limited to ``threads`` threads; yields the count in effect.
 
-    if _controller is None:                      # scanning the loaded libraries takes ~1 ms: once
-        _controller = ThreadpoolController()
-    with _controller.limit(limits=threads, user_api="blas"):
-        counts = [lib.num_threads for lib in _controller.select(user_api="blas").lib_controllers]
+    BLAS's thread count is one setting for the whole process, and threads of the
+    suite (a warm-up, a measurement, the prefetch) limit it at once. When each
+    saved and restored the count it found, the count was left wrong: A saves 2
+    and sets 1, B saves 1, A restores 2, B restores 1; and OpenBLAS ignored a
+    background thread's "back to 2" once the main thread had set it (see
+    ``_blas_setters``). The kernel then ran every product on one thread for the
+    rest of the session (a quantization move 26 ms instead of 17). So the limits
+    in force are counted here: BLAS runs at the fewest threads any of them asks,
+    and returns to its own count when the last one ends, whichever thread ends it."""
+    global _blas_own
+    token = object()
+    with _blas_lock:
+        if not _blas_holds:
+            _, getters = _blas_setters()
+            _blas_own = max((get() for get in getters), default=1)
+        _blas_holds[id(token)] = threads
+        _blas_apply()
+        counts = [get() for get in _blas_libs[1]]
+    try:
         yield max(counts) if counts else 1
+    finally:
+        with _blas_lock:
+            del _blas_holds[id(token)]
+            _blas_apply()
 
 
 @contextmanager

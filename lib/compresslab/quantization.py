@@ -41,7 +41,7 @@ import numpy as np
 
 from ._validation import (check_array_2d, check_choice, check_finite_layer, check_int, check_network,
                           check_random_state)
-from .encoding import SCALE_BITS, FloatArray, QuantizedArray, pack_codes, unpack_codes  # noqa: F401
+from .encoding import SCALE_BITS, FloatArray, QuantizedArray, code_dtype, pack_codes, unpack_codes  # noqa: F401
 from .network import Network, StoredLayer, register_layer
 
 SCHEMES = ("symmetric", "affine", "kmeans", "binary", "ternary", "float16", "float32")
@@ -98,7 +98,8 @@ def _uniform_params(lo, hi, bits, symmetric):
 def _uniform_codes(G, scale, zero, q_min, q_max):
     """q = clip(round(G / S + Z), q_min, q_max), in one new array (a slider calls this)."""
     q = G / scale
-    q += zero
+    if np.any(zero):                 # symmetric: Z = 0, adding it changes nothing (a pass saved)
+        q += zero
     np.round(q, out=q)
     return np.clip(q, q_min, q_max, out=q)
 
@@ -139,7 +140,8 @@ def quantize_uniform(W, bits, *, symmetric=True, granularity="tensor", range_met
         lo, hi = G.min(axis=0), G.max(axis=0)
     scale, zero, q_min, q_max = _uniform_params(lo, hi, bits, symmetric)
     q = _uniform_codes(G, scale, zero, q_min, q_max)
-    return (q - q_min).astype(np.uint32).reshape(np.shape(W)), scale, zero - q_min
+    q -= q_min                       # integers: exact
+    return q.astype(code_dtype(bits)).reshape(np.shape(W)), scale, zero - q_min
 
 
 def quantize_kmeans(W, bits, *, random_state=0):
@@ -291,6 +293,12 @@ def quantize_layer(layer, scheme="symmetric", bits=8, *, granularity="tensor", r
                         f"got {type(layer).__name__}")
     check_finite_layer("layer weights", layer)
     _check_options(scheme, bits, granularity, range_method, random_state)
+    return _quantize_layer(layer, scheme, bits, granularity, range_method, random_state)
+
+
+def _quantize_layer(layer, scheme, bits, granularity, range_method, random_state):
+    """``quantize_layer`` of a layer and options already checked (``quantize`` checks
+    the whole network once)."""
     arrays = {}
     for name in layer.quantizable_names():
         values = layer.value(name)
@@ -392,7 +400,9 @@ def quantize(network: Network, scheme="symmetric", bits=8, *, granularity="tenso
         check_int("activation_bits", activation_bits, low=1, high=16)
         if X_calibration is not None:
             check_array_2d("X_calibration", X_calibration, n_features=network.n_features)
-    layers = [quantize_layer(layer, scheme, bits, granularity=granularity, range_method=range_method,
+    layers = [_quantize_layer(layer, scheme, bits, granularity, range_method, random_state)
+              if isinstance(layer, StoredLayer) else
+              quantize_layer(layer, scheme, bits, granularity=granularity, range_method=range_method,
                              random_state=random_state) for layer in network.layers]
     quantized = network.replace_layers(layers)
     if activation_bits is not None:

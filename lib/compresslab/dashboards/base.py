@@ -652,9 +652,9 @@ def readout_table(rows, notes=(), speed=None) -> str:
 
 
 def _one_blas_thread():
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
+    """BLAS at one thread for this background thread only (``metrics._blas_threads_limited``):
+    the kernel's products keep both cores."""
+    return metrics._blas_threads_limited(1)
 
 
 class _Cancelled(Exception):

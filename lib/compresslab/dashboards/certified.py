@@ -12,15 +12,20 @@ product of K terms in any summation order,
     gamma_K = K u / (1 - K u),  u = 2^-24 for float32,
 
 (Cauchy-Schwarz for the second step; K + 2 terms count the rounding of x and
-w to float32). So every first-layer pre-activation of sample i, unit j is off
-by at most e_ij = r_i p_j with r_i = gamma ||x_i||, p_j = ||w_j||. The later
+w to float32). A zero term is exact (0 * w = 0, s + 0 = s), so the computed
+sum is that of the nonzero terms alone in some order: K is the number of
+nonzero pixels of x_i (about 150 of 784 on MNIST, a bound 5x tighter), and
+pixels that are zero in every test image are left out of the product (617 of
+784 columns are kept: a fifth less work). So every first-layer pre-activation
+of sample i, unit j is off by at most e_ij = r_i p_j with
+r_i = gamma_{K_i + 2} ||x_i||, p_j = ||w_j|| over the kept pixels. The later
 layers run in float64 (they are cheap), and the bound follows them: a hidden
 activation (relu, tanh, logistic, identity) is 1-Lipschitz, so it passes
 unchanged, and a dense layer W maps it to e |W| (p <- p |W|).
 
 At the logits, a sample is certain when its top class leads every other class k
-by more than e_top + e_k. The uncertain ones (on mnist-5k, 2-16 % of the 1,000
-test images: the bound is a worst case, ~100x the error seen) are computed
+by more than e_top + e_k. The uncertain ones (on mnist-5k, 0.5-5 % of the 1,000
+test images: the bound is a worst case, ~20x the error seen) are computed
 again in float64. Every bound is doubled, which covers the float64 rounding of
 both computations (10^-13 relative, eight orders below) with room to spare. The
 predicted labels, and so the accuracy, are float64's; the logits of certain
@@ -70,9 +75,14 @@ class CertifiedLogits:
 
     def __init__(self, X):
         X = np.ascontiguousarray(X, dtype=np.float64)
-        self.X, self.X32 = X, X.astype(np.float32)
-        # r_i = SAFETY gamma_{K+2} ||x_i||: the rounding of x and w to float32 adds two terms
-        self.row_bound = SAFETY * gamma(X.shape[1] + 2) * np.linalg.norm(X, axis=1)
+        self.X = X
+        # the pixels some sample lights: the float32 product leaves the others out (exact zeros)
+        self.columns = np.flatnonzero((X != 0).any(axis=0))
+        self.X32 = np.ascontiguousarray(X[:, self.columns], dtype=np.float32)      # (n_samples, n_kept)
+        # r_i = SAFETY gamma_{K_i+2} ||x_i||, K_i the nonzero terms of sample i (zero terms are
+        # exact); the rounding of x and w to float32 adds two terms
+        nonzero = np.count_nonzero(X, axis=1)
+        self.row_bound = SAFETY * np.array([gamma(k + 2) for k in nonzero]) * np.linalg.norm(X, axis=1)
         self._first = LRU(KEPT_FIRST_LAYERS)     # (id(layer), exact) -> (layer, its pre-activations)
         self._lock = threading.Lock()
         self.last_uncertain = 0
@@ -96,15 +106,23 @@ class CertifiedLogits:
             self.last_uncertain = 0
             return self._later_layers(network, self._first_layer(first, exact=True))
         Z = self._later_layers(network, self._first_layer(first, exact=False))
-        p = np.linalg.norm(first.value("weight"), axis=0)    # the bound of sample i, unit j: r_i p_j
-        for layer in later:
-            p = p @ np.abs(layer.value("weight"))
-        uncertain = ~self._argmax_certain(Z, np.outer(self.row_bound, p))
+        uncertain = ~self._argmax_certain(Z, self.logit_bound(network))
         if uncertain.any():                            # these in float64, as network.logits computes them
             rows = self.X[uncertain]
             Z[uncertain] = self._later_layers(network, first.forward(rows))
         self.last_uncertain = int(uncertain.sum())
         return Z
+
+    def logit_bound(self, network) -> np.ndarray:
+        """(n_samples, n_classes): how far the float32 road's logits can be from
+        float64's, e_ik = r_i p_k, p the column norms of the first layer's weights
+        over the kept pixels carried through |W| of every later layer."""
+        W = network.layers[0].value("weight")
+        kept = W if len(self.columns) == W.shape[0] else W[self.columns]
+        p = np.sqrt(np.einsum("ij,ij->j", kept, kept))       # (n_units,) ||w_j||
+        for layer in network.layers[1:]:
+            p = p @ np.abs(layer.value("weight"))
+        return np.outer(self.row_bound, p)
 
     @staticmethod
     def _later_layers(network, Z):
@@ -122,8 +140,10 @@ class CertifiedLogits:
         if exact:
             Z = layer.forward(self.X)
         else:
-            Z = (self.X32 @ layer.value("weight").astype(np.float32)).astype(np.float64)
-            Z += layer.value("bias")
+            W = layer.value("weight")
+            kept = W if len(self.columns) == W.shape[0] else W[self.columns]
+            Z32 = self.X32 @ kept.astype(np.float32)                    # (n_samples, n_units)
+            Z = np.add(Z32, layer.value("bias"), dtype=np.float64)     # widened as it is added
         with self._lock:
             self._first.put(key, (layer, Z))
         return Z

@@ -422,7 +422,9 @@ class QuantizationDashboard(LiveDashboard):
         shown = q.layers[self.controls["layer"].value]
         shown = getattr(shown, "inner", shown)                   # behind an activation quantizer
         weight = shown.encoded.get("weight") if hasattr(shown, "encoded") else None
-        levels = weight.levels(self._widest_neuron(shown)) if hasattr(weight, "levels") else None
+        per_column = getattr(weight, "scale", None) is not None and weight.scale.size > 1
+        levels = (weight.levels(self._widest_neuron(shown) if per_column else 0)     # one scale: any column
+                  if hasattr(weight, "levels") else None)
         per_neuron = setting["granularity"] == "neuron" or (
             setting["scheme"] not in ("float64",) and scheme_options(setting["scheme"])["granularity"] == ("neuron",))
         label = "levels of the widest neuron" if per_neuron else "levels"
