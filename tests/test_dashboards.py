@@ -402,6 +402,39 @@ def test_quantization_two_bit_minmax_collapses_and_mse_rescues(quant):
     assert "widest neuron" in quant.plot.levels_text.get_text()
 
 
+@pytest.mark.parametrize("scheme, granularity, bits", [("symmetric", "tensor", 4), ("symmetric", "neuron", 4),
+                                                      ("symmetric", "tensor", 12), ("affine", "neuron", 16),
+                                                      ("kmeans", "tensor", 3), ("symmetric", "tensor", 64)])
+def test_every_histogram_label_is_rendered_ahead(quant, scheme, granularity, bits):
+    """The histogram's label strings are laid out at the full draw (``LEVEL_LABELS``):
+    every string a move can show is one of them, so no move lays out glyphs."""
+    from compresslab.plots.quantization import QuantizationFigure
+
+    quant.controls["scheme"].value = scheme
+    quant.controls["granularity"].value = granularity
+    quant.controls["bits"].value = bits
+    assert quant.plot.levels_text.get_text() in QuantizationFigure.LEVEL_LABELS
+
+
+def test_forget_visits_makes_the_next_visit_a_first_one(monkeypatch):
+    quant = QuantizationDashboard(bits=4, scheme="symmetric", prefetch=False)     # moves alone score
+    scored = []
+    logits = quant.certified.logits
+    monkeypatch.setattr(quant.certified, "logits", lambda network: scored.append(network) or logits(network))
+    quant.controls["bits"].value = 6
+    quant.controls["bits"].value = 7
+    accuracy = quant.report.accuracy
+    quant.controls["bits"].value = 6
+    quant.controls["bits"].value = 7
+    assert len(scored) == 2                                        # revisits: the kept reports
+    quant.forget_visits()
+    assert len(quant.reports) == 0 and len(quant._networks) == 0
+    quant.controls["bits"].value = 6
+    quant.controls["bits"].value = 7
+    assert len(scored) == 4 and quant.report.accuracy == accuracy   # scored again, the same numbers
+    quant.close()
+
+
 @pytest.mark.parametrize("scheme, bits, expected_bits", [("kmeans", 3, 3), ("binary", 5, 1), ("affine", 1, 2)])
 def test_quantization_scheme_toggle(quant, scheme, bits, expected_bits):
     quant.controls["bits"].value = bits
