@@ -74,6 +74,27 @@ def test_mse_range_is_never_worse_than_minmax(W, bits, granularity):
     assert err["mse"] <= err["minmax"] * (1 + 1e-12)
 
 
+@pytest.mark.parametrize("granularity", ["tensor", "neuron"])
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_mse_search_picks_the_grid_ratio_a_plain_loop_picks(rng, granularity, symmetric, bits):
+    """The search tries its candidates in chunks; the choice is a one-at-a-time loop's:
+    the ratio of least squared error on the same rows, the first of equal ones."""
+    from compresslab.quantization import _per_column, _search_clip, _uniform_params, _uniform_round_trip
+
+    G = _per_column(rng.laplace(size=(120, 9)), granularity)
+    lo, hi = G.min(axis=0), G.max(axis=0)
+    best_err, best_ratio = np.full(G.shape[1], np.inf), np.ones(G.shape[1])
+    for ratio in np.linspace(1 / 32, 1.0, 32):
+        _, approx = _uniform_round_trip(G, *_uniform_params(lo * ratio, hi * ratio, bits, symmetric))
+        err = np.sum((G - approx) ** 2, axis=0)
+        better = err < best_err
+        best_err[better], best_ratio[better] = err[better], ratio
+    got_lo, got_hi = _search_clip(G, bits, symmetric)
+    np.testing.assert_array_equal(got_lo, lo * best_ratio)
+    np.testing.assert_array_equal(got_hi, hi * best_ratio)
+
+
 def test_16_bit_reproduces_the_weights(W):
     for scheme in ("symmetric", "affine"):
         np.testing.assert_allclose(quantize_array(W, scheme, 16).decode(), W,

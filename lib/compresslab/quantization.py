@@ -109,23 +109,30 @@ def _uniform_round_trip(G, scale, zero, q_min, q_max):
     return q, scale * (q - zero)
 
 
-def _search_clip(G, bits, symmetric, n_candidates=32, max_rows=20_000):
+def _search_clip(G, bits, symmetric, n_candidates=32, max_rows=20_000, chunk=8):
     """Per group, the clipping range (a shrink factor of min-max, on a grid) with the
     least squared error. The error is measured on at most ``max_rows`` evenly spaced
-    rows of each group (the ranges still come from all of them): slider speed."""
+    rows of each group (the ranges still come from all of them): slider speed.
+    ``chunk`` candidates are tried at once, in one (chunk, rows, groups) array (a
+    third of the time of one at a time; the same numbers, the same choice: the
+    first of equal errors)."""
     lo, hi = G.min(axis=0), G.max(axis=0)
     if G.shape[0] > max_rows // G.shape[1] + 1:
         G = G[np.linspace(0, G.shape[0] - 1, max(max_rows // G.shape[1], 64)).astype(int)]
-    best_err = np.full(G.shape[1], np.inf)
-    best_lo, best_hi = lo.copy(), hi.copy()
-    for ratio in np.linspace(1.0 / n_candidates, 1.0, n_candidates):
-        scale, zero, q_min, q_max = _uniform_params(lo * ratio, hi * ratio, bits, symmetric)
-        _, approx = _uniform_round_trip(G, scale, zero, q_min, q_max)
-        err = np.sum((G - approx) ** 2, axis=0)
-        better = err < best_err
-        best_err[better] = err[better]
-        best_lo[better], best_hi[better] = lo[better] * ratio, hi[better] * ratio
-    return best_lo, best_hi
+    ratios = np.linspace(1.0 / n_candidates, 1.0, n_candidates)
+    errors = []
+    for first in range(0, n_candidates, chunk):
+        ratio = ratios[first:first + chunk, None]                           # (chunk, 1)
+        scale, zero, q_min, q_max = _uniform_params(lo * ratio, hi * ratio, bits, symmetric)   # (chunk, groups)
+        q = _uniform_codes(G, scale[:, None, :], zero[:, None, :], q_min, q_max)   # (chunk, rows, groups)
+        if np.any(zero):
+            q -= zero[:, None, :]
+        q *= scale[:, None, :]                                               # the dequantized rows
+        np.subtract(G, q, out=q)
+        np.square(q, out=q)
+        errors.append(q.sum(axis=1))
+    best = np.argmin(np.concatenate(errors), axis=0)                         # (groups,) first least error
+    return lo * ratios[best], hi * ratios[best]
 
 
 def quantize_uniform(W, bits, *, symmetric=True, granularity="tensor", range_method="minmax"):
