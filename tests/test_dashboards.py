@@ -416,6 +416,22 @@ def test_every_histogram_label_is_rendered_ahead(quant, scheme, granularity, bit
     assert quant.plot.levels_text.get_text() in QuantizationFigure.LEVEL_LABELS
 
 
+@pytest.mark.parametrize("scheme, granularity, bits", [("symmetric", "tensor", 4), ("symmetric", "tensor", 8),
+                                                      ("symmetric", "neuron", 2), ("kmeans", "tensor", 3),
+                                                      ("binary", "neuron", 1)])
+def test_every_level_is_drawn_inside_the_histogram_axes(quant, scheme, granularity, bits):
+    """No level sits on (or beyond) the histogram's axis lines, where it would hide:
+    the axes reach +-max|w|, where symmetric levels end. (Affine levels may pass the
+    weights by half a step: the zero point is rounded.)"""
+    quant.controls["scheme"].value = scheme
+    quant.controls["granularity"].value = granularity
+    quant.controls["bits"].value = bits
+    low, high = quant.plot.ax_hist.get_xlim()
+    margin = 0.01 * (high - low)
+    x = _levels_x(quant)
+    assert len(x) and x.min() > low + margin and x.max() < high - margin
+
+
 def test_forget_visits_makes_the_next_visit_a_first_one(monkeypatch):
     quant = QuantizationDashboard(bits=4, scheme="symmetric", prefetch=False)     # moves alone score
     scored = []

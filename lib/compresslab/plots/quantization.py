@@ -197,8 +197,11 @@ class QuantizationFigure:
         counts, edges = np.histogram(weights, bins=bins)
         centers = (edges[1:] + edges[:-1]) / 2
         self.hist_line.set_data(centers, np.maximum(counts, 0.5))
-        margin = 0.05 * (edges[-1] - edges[0])
-        self.ax_hist.set_xlim(edges[0] - margin, edges[-1] + margin)
+        # symmetric levels reach +-max|w|, beyond the weights on their shorter side: the axes
+        # span that too, with a margin, so no level falls on the axis line
+        reach = max(abs(edges[0]), abs(edges[-1]))
+        margin = 0.05 * 2 * reach
+        self.ax_hist.set_xlim(min(edges[0], -reach) - margin, max(edges[-1], reach) + margin)
         self.ax_hist.set_ylim(0.5, counts.max() * 3)
         self.hist_top = counts.max() * 2
         self.blitter.redraw_static()
