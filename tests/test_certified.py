@@ -36,7 +36,7 @@ def test_logits_stay_within_the_proven_bound(scorer, mnist_net, mnist5k):
     """Certain samples: |float32 road - float64| <= r_i p_k, the bound the certificate used."""
     q = quantize(mnist_net, "symmetric", 6)
     reference, got = q.logits(mnist5k.X_test), scorer.logits(q)
-    bound = scorer.logit_bound(q)
+    bound = scorer.logit_bound(q, scorer._first_layer(q.layers[0], exact=False))
     W = q.layers[0].value("weight")
     p = np.linalg.norm(W, axis=0)                      # the same bound by its formula, all pixels
     for layer in q.layers[1:]:
@@ -130,3 +130,47 @@ def test_other_networks_take_the_plain_road(scorer, mnist_net, mnist5k):
         assert not CertifiedLogits.supports(other)
         assert np.array_equal(scorer.logits(other), other.logits(mnist5k.X_test))
     assert CertifiedLogits.supports(mnist_net) and SAFETY >= 2
+
+
+def _two_layer(W1, b1, W2, b2):
+    f = lambda a: np.array(a, dtype=float)
+    return Network([Dense(f(W1), f(b1)), Dense(f(W2), f(b2))], activation="relu", out_activation="softmax",
+                   classes=np.arange(len(b2)))
+
+
+_OVERFLOW_W1 = np.zeros((5, 2))
+_OVERFLOW_W1[:, 0], _OVERFLOW_W1[4, 1] = [3e38, 3e38, -3e38, -3e38, 0], 1.0
+
+
+@pytest.mark.parametrize("case, X, network", [
+    # x rounds to 0 in float32: no relative bound
+    ("x underflows", [[1e-50]], _two_layer([[1, 0]], [0, 0], [[1, 0], [0, 0]], [-5e-51, 0])),
+    # the product is subnormal in float32
+    ("product underflows", [[1e-20]], _two_layer([[3e-25, 0]], [0, 0], [[1, 0], [0, 0]], [-2.9e-45, 0])),
+    # a partial sum overflows float32 though every term is finite
+    ("sum overflows", np.ones((1, 5)), _two_layer(_OVERFLOW_W1, [0, 0], [[1, -1], [0.1, 10]], [0, 0])),
+    # a bias 2^30 x the product: its float64 rounding is far above the float32 bound
+    ("bias rounding", [[1.0]], _two_layer([[2.0**-23 * (1 + 2.0**-30), 0]], [2.0**30, 2.0**30],
+                                          [[1, 0], [-1, 0]], [-2.0**-23, 0])),
+])
+def test_numbers_at_the_edges_of_float32_never_get_a_wrong_label(case, X, network):
+    """Found by a review: each of these once came out certain and wrong. Underflow is in
+    the bound (2^-150 absolute), a possible overflow takes the plain road, and the
+    float64 rounding of biases and later layers is bounded explicitly."""
+    X = np.asarray(X, dtype=float)
+    scorer = CertifiedLogits(X)
+    assert np.array_equal(scorer.logits(network).argmax(axis=1), network.logits(X).argmax(axis=1))
+
+
+def test_what_network_logits_refuses_the_scorer_refuses(mnist5k, mnist_net):
+    """Dropped pixels must not hide a bad network: a wrong input count, or a NaN weight in
+    a row no test image lights, raise as ``network.logits`` does."""
+    scorer = CertifiedLogits(mnist5k.X_test[:, :700])
+    with pytest.raises(ValueError, match="features"):
+        scorer.logits(mnist_net)
+    W = mnist_net.layers[0].weight.copy()
+    dark = np.flatnonzero(~(mnist5k.X_test != 0).any(axis=0))[0]
+    W[dark, 0] = np.nan
+    broken = mnist_net.replace_layers([Dense(W, mnist_net.layers[0].bias), *mnist_net.layers[1:]])
+    with pytest.raises(ValueError, match="finite"):
+        CertifiedLogits(mnist5k.X_test).logits(broken)

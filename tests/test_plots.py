@@ -529,3 +529,47 @@ def test_painted_level_lines_look_as_agg_draws_them(n_levels, monkeypatch):
     x = fig.levels.get_xdata()
     assert np.array_equal(np.unique(x[~np.isnan(x)]), levels)   # the data stay the levels
     plt.close(fig.fig)
+
+
+@pytest.mark.parametrize("case", ["dashed", "thick", "png at 300 dpi", "transparent", "butt caps"])
+def test_level_lines_matplotlib_must_draw_are_drawn_by_matplotlib(case, monkeypatch):
+    """Where painting would not give Agg's picture (a dashed, thick or butt-capped line,
+    a PNG at a high dpi, a transparent background) LevelLines leaves the drawing to
+    matplotlib: the pixels equal those with painting switched off."""
+    from compresslab.plots.quantization import LevelLines, QuantizationFigure
+
+    images = []
+    for paint_from in (10**9, LevelLines.PAINT_FROM):
+        monkeypatch.setattr(LevelLines, "PAINT_FROM", paint_from)
+        fig = QuantizationFigure()
+        fig.set_histogram(np.random.default_rng(0).normal(scale=0.1, size=5_000))
+        style = {"dashed": dict(linestyle="--"), "thick": dict(linewidth=3),
+                 "butt caps": dict(solid_capstyle="butt")}.get(case, {})
+        fig.levels.set(**style)
+        fig.fig.canvas.draw()
+        fig.update(alpha=4.0, accuracy=0.9, speedup_measured=None, levels=np.linspace(-0.3, 0.3, 63),
+                   levels_label="levels")
+        buffer = io.BytesIO()
+        fig.fig.savefig(buffer, format="png", dpi=300 if case == "png at 300 dpi" else 100,
+                        transparent=case == "transparent")
+        images.append(plt.imread(io.BytesIO(buffer.getvalue())))
+        plt.close(fig.fig)
+    np.testing.assert_array_equal(images[0], images[1])
+
+
+def test_level_lines_skip_non_finite_levels_and_follow_an_inverted_axis():
+    from compresslab.plots.quantization import QuantizationFigure
+
+    fig = QuantizationFigure()
+    fig.set_histogram(np.random.default_rng(0).normal(scale=0.1, size=5_000))
+    fig.ax_hist.invert_yaxis()
+    fig.fig.canvas.draw()
+    before = np.array(fig.fig.canvas.buffer_rgba())
+    levels = np.r_[np.nan, np.linspace(-0.3, 0.3, 40), np.inf]
+    fig.update(alpha=4.0, accuracy=0.9, speedup_measured=None, levels=levels, levels_label="levels")
+    after = np.array(fig.fig.canvas.buffer_rgba())
+    box = fig.ax_hist.bbox
+    height = after.shape[0]
+    inside = (slice(int(height - box.y1) + 2, int(height - box.y0) - 2), slice(int(box.x0) + 2, int(box.x1) - 2))
+    assert (after[inside] != before[inside]).any(axis=2).sum() > 1000       # the lines are there
+    plt.close(fig.fig)

@@ -429,3 +429,19 @@ def test_forget_decoded_frees_the_cache_and_decode_rebuilds_the_same_numbers(dig
     again = encoded.decode()
     assert again is not first
     np.testing.assert_array_equal(again, first)
+
+
+@pytest.mark.parametrize("scheme", ["symmetric", "affine", "kmeans", "binary", "ternary"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_weight_is_refused_not_coded(scheme, bad):
+    """Codes are uint8/uint16, which have no NaN: a NaN once became code 0 silently."""
+    W = np.array([[0.1, bad], [-0.3, 0.2]])
+    with pytest.raises(ValueError, match="W must be finite"):
+        quantize_array(W, scheme, 1 if scheme == "binary" else 2)
+
+
+def test_quantize_uniform_refuses_more_bits_than_its_codes_hold():
+    from compresslab.quantization import quantize_uniform
+
+    with pytest.raises(ValueError, match=r"bits must be in \[1, 16\]; got 17"):
+        quantize_uniform(np.linspace(-1, 1, 5).reshape(-1, 1), 17, symmetric=False)

@@ -158,7 +158,7 @@ def wait_until_quiet(timeout: float = 5.0) -> bool:
 
 _blas_lock = threading.Lock()
 _blas_holds: dict = {}           # one entry per limit in force: id of its token -> the thread count it asks
-_blas_own = None                 # BLAS's own thread count, kept while a limit is in force
+_blas_own = None                 # each BLAS library's own thread count, kept while a limit is in force
 _blas_libs = None                # (setters, getters) of the BLAS libraries loaded at the latest first limit
 
 
@@ -191,10 +191,10 @@ def _blas_apply() -> None:
     global _blas_own
     setters, _ = _blas_libs
     if _blas_holds:
-        count = min(_blas_holds.values())
+        counts = [min(_blas_holds.values())] * len(setters)
     else:
-        count, _blas_own = _blas_own, None
-    for set_threads in setters:
+        counts, _blas_own = _blas_own, None                         # each library back to its own count
+    for set_threads, count in zip(setters, counts):
         set_threads(count)
 
 
@@ -216,7 +216,7 @@ def _blas_threads_limited(threads: int):
     with _blas_lock:
         if not _blas_holds:
             _, getters = _blas_setters()
-            _blas_own = max((get() for get in getters), default=1)
+            _blas_own = [get() for get in getters]
         _blas_holds[id(token)] = threads
         _blas_apply()
         counts = [get() for get in _blas_libs[1]]

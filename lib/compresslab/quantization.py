@@ -138,9 +138,24 @@ def _search_clip(G, bits, symmetric, n_candidates=32, max_rows=20_000, chunk=8):
 def quantize_uniform(W, bits, *, symmetric=True, granularity="tensor", range_method="minmax"):
     """Uniform b-bit quantization of W. Returns (codes, scale, zero_point), codes as
     non-negative integers (q - q_min), scale and zero point one per group."""
+    bits = check_int("bits", bits, low=1, high=16)            # the codes are stored in uint8 or uint16
     check_choice("granularity", granularity, GRANULARITIES)
     check_choice("range_method", range_method, RANGE_METHODS)
-    G = _per_column(np.asarray(W, dtype=np.float64), granularity)
+    W = np.asarray(W, dtype=np.float64)
+    _check_finite_values(W)
+    return _quantize_uniform(W, bits, symmetric, granularity, range_method)
+
+
+def _check_finite_values(W):
+    """A NaN or inf would become some code silently (uint8 has no NaN)."""
+    if not np.isfinite(W.sum()) and not np.isfinite(W).all():     # the sum: one pass when all are finite
+        raise ValueError(f"W must be finite to be quantized; it has {int(np.isnan(W).sum())} NaN and "
+                         f"{int(np.isinf(W).sum())} inf")
+
+
+def _quantize_uniform(W, bits, symmetric, granularity, range_method):
+    """``quantize_uniform`` of a finite float64 W and checked options."""
+    G = _per_column(W, granularity)
     if range_method == "mse":
         lo, hi = _search_clip(G, bits, symmetric)
     else:
@@ -265,10 +280,10 @@ def quantize_array(W, scheme="symmetric", bits=8, *, granularity="tensor", range
     W = np.asarray(W, dtype=np.float64)
     if scheme in ("float16", "float32"):
         return FloatArray(W, scheme)
+    _check_finite_values(W)
     matrix = W.reshape(-1, 1) if W.ndim == 1 else W
     if scheme in ("symmetric", "affine"):
-        codes, scale, zero = quantize_uniform(matrix, bits, symmetric=scheme == "symmetric",
-                                              granularity=granularity, range_method=range_method)
+        codes, scale, zero = _quantize_uniform(matrix, bits, scheme == "symmetric", granularity, range_method)
         encoded = dict(scale=scale, zero_point=zero if scheme == "affine" else None)
     elif scheme == "kmeans":
         codes, codebook = quantize_kmeans(matrix, bits, random_state=random_state)

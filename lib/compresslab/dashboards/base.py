@@ -652,8 +652,9 @@ def readout_table(rows, notes=(), speed=None) -> str:
 
 
 def _one_blas_thread():
-    """BLAS at one thread for this background thread only (``metrics._blas_threads_limited``):
-    the kernel's products keep both cores."""
+    """BLAS at one thread while a background step runs (``metrics._blas_threads_limited``).
+    The count is process-wide: the kernel's products run on one thread meanwhile too,
+    on the other core; both cores come back when the last such step ends."""
     return metrics._blas_threads_limited(1)
 
 

@@ -26,10 +26,17 @@ unchanged, and a dense layer W maps it to e |W| (p <- p |W|).
 At the logits, a sample is certain when its top class leads every other class k
 by more than e_top + e_k. The uncertain ones (on mnist-5k, 0.5-5 % of the 1,000
 test images: the bound is a worst case, ~20x the error seen) are computed
-again in float64. Every bound is doubled, which covers the float64 rounding of
-both computations (10^-13 relative, eight orders below) with room to spare. The
-predicted labels, and so the accuracy, are float64's; the logits of certain
-samples differ from float64's by at most their bound.
+again in float64. The float64 steps of both computations (the bias added to
+the float32 product; the reference's product; every later layer) round too, by
+at most gamma64 (|a| |w| + |b|) a layer, 2^-53 relative: tiny next to the
+float32 bound, except where a bias or an activation is large next to it. So
+they are bounded explicitly, with |a| |w_k| <= max_j |a_j| ||w_k||_1, and
+carried through the later layers like e (``logit_bound``); the whole bound is
+then doubled for what these estimates leave out. The predicted labels, and so
+the accuracy, are float64's; the logits of certain samples differ from
+float64's by at most their bound. Below float32's normal range a rounding
+errs by up to 2^-150 absolute, which the bound adds; a network or X whose
+float32 products could overflow (|x| |w| K above 2^100) takes the plain road.
 
 An activation quantizer (``QuantizedInput``) rounds to a grid: a bound this
 loose would leave almost every sample near a rounding boundary (all of them at
@@ -53,6 +60,8 @@ from .base import LRU
 
 LIPSCHITZ_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")   # |g(a) - g(b)| <= |a - b|
 SAFETY = 2.0              # every bound doubled: covers the float64 rounding of both computations
+SAFE_HIGH = 2.0 ** 100     # |x|, |w| and K |x| |w| at most this: no float32 product or sum overflows (2^128)
+UNDERFLOW = 2.0 ** -150    # a float32 rounding's absolute error below the normal range (half a subnormal step)
 KEPT_FIRST_LAYERS = 4     # first-layer products kept (2.4 MB each on mnist-5k): activation moves reuse them
 
 
@@ -82,6 +91,10 @@ class CertifiedLogits:
         # r_i = SAFETY gamma_{K_i+2} ||x_i||, K_i the nonzero terms of sample i (zero terms are
         # exact); the rounding of x and w to float32 adds two terms
         nonzero = np.count_nonzero(X, axis=1)
+        self.x_norm = np.linalg.norm(X, axis=1)
+        self.x_max = float(np.abs(X).max()) if X.size else 0.0
+        self._x_safe = bool(np.isfinite(self.x_max) and self.x_max <= SAFE_HIGH)
+        self._nonzero = nonzero
         self.row_bound = SAFETY * np.array([gamma(k + 2) for k in nonzero]) * np.linalg.norm(X, axis=1)
         self._first = LRU(KEPT_FIRST_LAYERS)     # (id(layer), exact) -> (layer, its pre-activations)
         self._lock = threading.Lock()
@@ -98,31 +111,65 @@ class CertifiedLogits:
                         for layer in layers[1:]))
 
     def logits(self, network) -> np.ndarray:
-        if not self.supports(network):
+        if not (self.supports(network) and network.layers[0].n_inputs == self.X.shape[1]
+                and self._float32_safe(network.layers[0])):
             self.last_uncertain = len(self.X)
-            return network.logits(self.X)
+            return network.logits(self.X)              # its own checks and errors: shapes, non-finite weights
         first, later = network.layers[0], network.layers[1:]
         if any(isinstance(layer, QuantizedInput) for layer in later):
             self.last_uncertain = 0
             return self._later_layers(network, self._first_layer(first, exact=True))
         Z = self._later_layers(network, self._first_layer(first, exact=False))
-        uncertain = ~self._argmax_certain(Z, self.logit_bound(network))
+        uncertain = ~self._argmax_certain(Z, self.logit_bound(network, self._first_layer(first, exact=False)))
         if uncertain.any():                            # these in float64, as network.logits computes them
             rows = self.X[uncertain]
             Z[uncertain] = self._later_layers(network, first.forward(rows))
         self.last_uncertain = int(uncertain.sum())
         return Z
 
-    def logit_bound(self, network) -> np.ndarray:
+    def _float32_safe(self, layer) -> bool:
+        """Whether the float32 product is covered by the bound: every weight finite (one
+        in a dropped row too: float64 would give NaN there) and no product or sum can
+        overflow float32 (|x|, |w| and K |x| |w| far below 2^128). Underflow is
+        covered in the bound (an absolute 2^-150 a rounding, ``logit_bound``)."""
+        W = layer.value("weight")
+        largest = max(W.max(), -W.min()) if W.size else 0.0
+        return bool(np.isfinite(largest) and largest <= SAFE_HIGH and self._x_safe
+                    and largest * self.x_max * (W.shape[0] + 2) <= SAFE_HIGH)
+
+    def logit_bound(self, network, first) -> np.ndarray:
         """(n_samples, n_classes): how far the float32 road's logits can be from
-        float64's, e_ik = r_i p_k, p the column norms of the first layer's weights
-        over the kept pixels carried through |W| of every later layer."""
-        W = network.layers[0].value("weight")
+        float64's. ``first``: the first layer's pre-activations on the float32 road.
+        A sum of rank-1 terms outer(per sample, per unit), each carried through |W| of
+        every later layer: the float32 product's e_ij = r_i p_j (p the column norms of
+        the first layer's weights over the kept pixels), and the float64 rounding of
+        both computations, gamma64 (max_j |a_ij| ||w_k||_1 + |b_k|) a layer."""
+        layer = network.layers[0]
+        W = layer.value("weight")
         kept = W if len(self.columns) == W.shape[0] else W[self.columns]
-        p = np.sqrt(np.einsum("ij,ij->j", kept, kept))       # (n_units,) ||w_j||
+        p = np.sqrt(np.einsum("ij,ij->j", kept, kept))               # (n_units,) ||w_j||
+        n = len(self.X)
+        g = 2 * gamma(W.shape[0] + 2, 2.0 ** -53)                    # both computations' float64 rounding
+        top = np.maximum(first.max(axis=1), -first.min(axis=1))      # (n,) max_j |z_ij|
+        largest_w = max(W.max(), -W.min())
+        # below float32's normal range a rounding errs by up to 2^-150, not relatively: x, w, each product
+        underflow = SAFETY * (self._nonzero + 2) * UNDERFLOW * (1 + largest_w + self.x_max)
+        terms = [(self.row_bound, p),                                # the float32 product
+                 (underflow, np.ones_like(p)),
+                 (g * (self.x_norm * p.max() + top), np.ones_like(p)),   # the products and the bias in float64
+                 (np.full(n, g), np.abs(layer.value("bias")))]
+        # max_j |a_ij|, the largest input of the next layer, over what either computation can have
+        largest = top + self.row_bound * p.max()
         for layer in network.layers[1:]:
-            p = p @ np.abs(layer.value("weight"))
-        return np.outer(self.row_bound, p)
+            W = np.abs(layer.value("weight"))
+            if network.activation == "logistic":
+                largest = np.maximum(largest, 1.0)                   # |relu|, |tanh|, |identity| <= |z|; logistic <= 1
+            terms = [(rows, columns @ W) for rows, columns in terms]
+            g = 2 * gamma(W.shape[0] + 2, 2.0 ** -53)
+            column_sums, bias = W.sum(axis=0), np.abs(layer.value("bias"))
+            terms += [(g * largest, column_sums), (np.full(n, g), bias)]
+            largest = largest * column_sums.max() + bias.max() + sum(r.max() * c.max() for r, c in terms)
+        return sum(np.outer(rows, columns) for rows, columns in terms)
 
     @staticmethod
     def _later_layers(network, Z):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
 from .blit import Blitter
@@ -20,18 +21,21 @@ SCHEME_STYLES = {"symmetric": SERIES[0], "affine": SERIES[1], "kmeans": SERIES[2
 class LevelLines(Line2D):
     """Vertical lines at the quantization levels, from ``bottom`` to ``top`` (data).
 
-    Agg draws a line at ~0.04 ms, so the 255 levels of 8 bits cost ~10 ms a move,
-    more than the move's forward pass. In an Agg renderer (what a notebook and a
-    PNG show) ``PAINT_FROM`` lines or more are painted with numpy instead: each
-    line's coverage of the pixel columns it crosses (its width, ``lw`` points,
-    snapped to pixel centres and spread over 2-3 columns as Agg's antialiasing
-    does), summed per column and capped at 1 (Agg fills the union of one path's
-    lines, then applies its alpha once), then blended over the rows between
-    ``bottom`` and ``top`` inside the axes (~1 ms).
-    Other renderers (PDF, SVG) and fewer lines get matplotlib's own drawing.
-    The data stays a Line2D's (x, y with NaN between lines)."""
+    Agg draws a line at ~0.04 ms, so the 255 levels of 8 bits cost ~6-10 ms a
+    move, more than the move's forward pass. In an Agg renderer (what a notebook
+    and a PNG show), ``PAINT_FROM`` solid lines or more, at most
+    ``PAINT_MAX_WIDTH`` pixels wide, over opaque pixels, are painted with numpy
+    instead: each line's coverage of the pixel columns it crosses (snapped to
+    pixel centres and spread over the columns as Agg's antialiasing does),
+    summed per column and capped at 1 (Agg fills the union of one path's lines,
+    then applies its alpha once), then blended over the rows between ``bottom``
+    and ``top`` inside the axes (~1 ms). Anything else (PDF, SVG, a dashed,
+    thick or butt-capped line, a transparent background, few lines) gets matplotlib's own
+    drawing. The data stay a Line2D's (x, y with NaN between lines).
+    """
 
     PAINT_FROM = 16
+    PAINT_MAX_WIDTH = 1.5    # pixels: wider lines show Agg's projecting caps, which painting leaves out
 
     def set_levels(self, levels, bottom, top):
         levels = np.asarray(levels, dtype=float)
@@ -46,55 +50,58 @@ class LevelLines(Line2D):
 
     def draw(self, renderer):
         levels = getattr(self, "_levels", np.empty(0))
+        levels = levels[np.isfinite(levels)]                       # Agg leaves a NaN line out too
         if (not self.get_visible() or type(renderer) is not RendererAgg or len(levels) < self.PAINT_FROM
-                or self.get_clip_path() is not None):
+                or self.get_clip_path() is not None or self.get_linestyle() not in ("-", "solid")
+                or self.get_solid_capstyle() != "projecting"
+                or not self._paint(renderer, levels)):
             return super().draw(renderer)
-        self._paint(renderer, levels)
         self.stale = False
 
-    def _paint(self, renderer, levels):
+    def _paint(self, renderer, levels) -> bool:
+        """Paint the lines into the Agg buffer; False (nothing painted) where the numpy
+        blend would not be Agg's: pixels under them that are not opaque."""
         pixels = np.asarray(renderer.buffer_rgba())                   # (height, width, 4), row 0 at the top
         height, width = pixels.shape[:2]
         to_display = self.get_transform()
         bottom, top = self._span
         x = to_display.transform(np.column_stack([levels, np.full(len(levels), bottom)]))[:, 0]
-        y_low, y_high = to_display.transform([[levels[0], bottom], [levels[0], top]])[:, 1]
+        line_width = renderer.points_to_pixels(self.get_linewidth())
+        if line_width > self.PAINT_MAX_WIDTH:          # a PNG at a high dpi, a thick line: Agg's ends and caps
+            return False
+        half = line_width / 2
+        ends = to_display.transform([[levels[0], bottom], [levels[0], top]])[:, 1]
+        if self.get_snap() is not False:      # as Agg snaps a vertical line: to a pixel centre for an odd width
+            x = np.floor(x + 0.5) + (0.5 if int(np.round(line_width)) % 2 else 0.0)
+        y_low, y_high = ends.min(), ends.max()                       # an inverted axis too
         clip = self.get_clip_box() or self.figure.bbox
         x_low, x_high = max(clip.x0, 0), min(clip.x1, width)
         y_low, y_high = max(y_low, clip.y0, 0), min(y_high, clip.y1, height)
-        rows = slice(int(round(height - y_high)), int(round(height - y_low)))
+        rows = slice(int(round(height - y_high)), int(round(height - y_low)))     # row 0 at the top
         if rows.start >= rows.stop or x_low >= x_high:
-            return
-        line_width = renderer.points_to_pixels(self.get_linewidth())
-        if self.get_snap() is not False:      # as Agg snaps a vertical line: to a pixel centre for an odd width
-            x = np.floor(x + 0.5) + (0.5 if int(np.round(line_width)) % 2 else 0.0)
-        half = line_width / 2
+            return True                                              # nothing of them inside
         left = np.floor(x - half).astype(int)
-        # per line, the share of columns left, left + 1, left + 2 it covers: (n_lines, 3)
-        columns = left[:, None] + np.arange(3)
+        # per line, the share of each pixel column it crosses that it covers: (n_lines, columns crossed)
+        columns = left[:, None] + np.arange(int(np.ceil(line_width)) + 2)
         cover = np.clip(np.minimum(columns + 1, (x + half)[:, None]) - np.maximum(columns, (x - half)[:, None]), 0, 1)
         inside = (columns >= x_low) & (columns < x_high) & (cover > 0)
-        alpha = 1.0 if self.get_alpha() is None else self.get_alpha()
         # one path: Agg covers the union of its lines, then applies the alpha once
         coverage = np.minimum(np.bincount(columns[inside], weights=cover[inside], minlength=width), 1.0)
         touched = np.flatnonzero(coverage)
         if touched.size == 0:
-            return
+            return True
         columns = slice(touched[0], touched[-1] + 1)
+        region = pixels[rows, columns]                                     # (n_rows, n_columns, 4), a view
+        if region[..., 3].min() < 255:                                     # a transparent background: Agg blends it
+            return False
+        red, green, blue, alpha = to_rgba(self.get_color(), self.get_alpha())
         # in integers: out = (dest (256 - a) + colour a + 128) >> 8, a = opacity in 256ths per column
         a = np.rint(256 * alpha * coverage[columns]).astype(np.uint16)[None, :, None]
-        colour = np.array(to_rgba_255(self.get_color())[:3] + (255.0,)).round().astype(np.uint16)
-        region = pixels[rows, columns]                                     # (n_rows, n_columns, 4), a view
+        colour = np.rint(255 * np.array([red, green, blue, 1.0])).astype(np.uint16)
         blended = region * (256 - a)                                       # uint16: at most 255 * 256
         blended += colour * a + 128
         region[...] = blended >> 8
-
-
-def to_rgba_255(color):
-    """A matplotlib colour as (r, g, b, a) in 0-255."""
-    from matplotlib.colors import to_rgba
-
-    return tuple(255.0 * c for c in to_rgba(color))
+        return True
 
 
 class QuantizationFigure:
