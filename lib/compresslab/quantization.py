@@ -315,12 +315,6 @@ def quantize_layer(layer, scheme="symmetric", bits=8, *, granularity="tensor", r
                         f"got {type(layer).__name__}")
     check_finite_layer("layer weights", layer)
     _check_options(scheme, bits, granularity, range_method, random_state)
-    return _quantize_layer(layer, scheme, bits, granularity, range_method, random_state)
-
-
-def _quantize_layer(layer, scheme, bits, granularity, range_method, random_state):
-    """``quantize_layer`` of a layer and options already checked (``quantize`` checks
-    the whole network once)."""
     arrays = {}
     for name in layer.quantizable_names():
         values = layer.value(name)
@@ -422,9 +416,7 @@ def quantize(network: Network, scheme="symmetric", bits=8, *, granularity="tenso
         check_int("activation_bits", activation_bits, low=1, high=16)
         if X_calibration is not None:
             check_array_2d("X_calibration", X_calibration, n_features=network.n_features)
-    layers = [_quantize_layer(layer, scheme, bits, granularity, range_method, random_state)
-              if isinstance(layer, StoredLayer) else
-              quantize_layer(layer, scheme, bits, granularity=granularity, range_method=range_method,
+    layers = [quantize_layer(layer, scheme, bits, granularity=granularity, range_method=range_method,
                              random_state=random_state) for layer in network.layers]
     quantized = network.replace_layers(layers)
     if activation_bits is not None:

@@ -65,6 +65,11 @@ UNDERFLOW = 2.0 ** -150    # a float32 rounding's absolute error below the norma
 KEPT_FIRST_LAYERS = 4     # first-layer products kept (2.4 MB each on mnist-5k): activation moves reuse them
 
 
+def _largest_magnitude(A) -> float:
+    """max |a| in two reductions and no |A| array (0 for an empty A, NaN if A has one)."""
+    return float(max(A.max(), -A.min())) if A.size else 0.0
+
+
 def gamma(n_terms: int, unit_roundoff: float = 2.0 ** -24) -> float:
     """Higham's gamma_n = n u / (1 - n u): the relative error bound of an n-term dot product."""
     nu = n_terms * unit_roundoff
@@ -90,12 +95,11 @@ class CertifiedLogits:
         self.X32 = np.ascontiguousarray(X[:, self.columns], dtype=np.float32)      # (n_samples, n_kept)
         # r_i = SAFETY gamma_{K_i+2} ||x_i||, K_i the nonzero terms of sample i (zero terms are
         # exact); the rounding of x and w to float32 adds two terms
-        nonzero = np.count_nonzero(X, axis=1)
+        self._nonzero = np.count_nonzero(X, axis=1)
         self.x_norm = np.linalg.norm(X, axis=1)
-        self.x_max = float(np.abs(X).max()) if X.size else 0.0
+        self.x_max = _largest_magnitude(X)
         self._x_safe = bool(np.isfinite(self.x_max) and self.x_max <= SAFE_HIGH)
-        self._nonzero = nonzero
-        self.row_bound = SAFETY * np.array([gamma(k + 2) for k in nonzero]) * np.linalg.norm(X, axis=1)
+        self.row_bound = SAFETY * np.array([gamma(k + 2) for k in self._nonzero]) * self.x_norm
         self._first = LRU(KEPT_FIRST_LAYERS)     # (id(layer), exact) -> (layer, its pre-activations)
         self._lock = threading.Lock()
         self.last_uncertain = 0
@@ -119,8 +123,9 @@ class CertifiedLogits:
         if any(isinstance(layer, QuantizedInput) for layer in later):
             self.last_uncertain = 0
             return self._later_layers(network, self._first_layer(first, exact=True))
-        Z = self._later_layers(network, self._first_layer(first, exact=False))
-        uncertain = ~self._argmax_certain(Z, self.logit_bound(network, self._first_layer(first, exact=False)))
+        first_z = self._first_layer(first, exact=False)
+        Z = self._later_layers(network, first_z)
+        uncertain = ~self._argmax_certain(Z, self.logit_bound(network, first_z))
         if uncertain.any():                            # these in float64, as network.logits computes them
             rows = self.X[uncertain]
             Z[uncertain] = self._later_layers(network, first.forward(rows))
@@ -133,7 +138,7 @@ class CertifiedLogits:
         overflow float32 (|x|, |w| and K |x| |w| far below 2^128). Underflow is
         covered in the bound (an absolute 2^-150 a rounding, ``logit_bound``)."""
         W = layer.value("weight")
-        largest = max(W.max(), -W.min()) if W.size else 0.0
+        largest = _largest_magnitude(W)
         return bool(np.isfinite(largest) and largest <= SAFE_HIGH and self._x_safe
                     and largest * self.x_max * (W.shape[0] + 2) <= SAFE_HIGH)
 
@@ -146,14 +151,13 @@ class CertifiedLogits:
         both computations, gamma64 (max_j |a_ij| ||w_k||_1 + |b_k|) a layer."""
         layer = network.layers[0]
         W = layer.value("weight")
-        kept = W if len(self.columns) == W.shape[0] else W[self.columns]
+        kept = self._kept_rows(W)
         p = np.sqrt(np.einsum("ij,ij->j", kept, kept))               # (n_units,) ||w_j||
         n = len(self.X)
         g = 2 * gamma(W.shape[0] + 2, 2.0 ** -53)                    # both computations' float64 rounding
         top = np.maximum(first.max(axis=1), -first.min(axis=1))      # (n,) max_j |z_ij|
-        largest_w = max(W.max(), -W.min())
         # below float32's normal range a rounding errs by up to 2^-150, not relatively: x, w, each product
-        underflow = SAFETY * (self._nonzero + 2) * UNDERFLOW * (1 + largest_w + self.x_max)
+        underflow = SAFETY * (self._nonzero + 2) * UNDERFLOW * (1 + _largest_magnitude(W) + self.x_max)
         terms = [(self.row_bound, p),                                # the float32 product
                  (underflow, np.ones_like(p)),
                  (g * (self.x_norm * p.max() + top), np.ones_like(p)),   # the products and the bias in float64
@@ -171,6 +175,10 @@ class CertifiedLogits:
             largest = largest * column_sums.max() + bias.max() + sum(r.max() * c.max() for r, c in terms)
         return sum(np.outer(rows, columns) for rows, columns in terms)
 
+    def _kept_rows(self, W):
+        """The first layer's weights of the pixels kept (``columns``)."""
+        return W if len(self.columns) == W.shape[0] else W[self.columns]
+
     @staticmethod
     def _later_layers(network, Z):
         """The logits from the first layer's pre-activations ``Z``."""
@@ -187,9 +195,7 @@ class CertifiedLogits:
         if exact:
             Z = layer.forward(self.X)
         else:
-            W = layer.value("weight")
-            kept = W if len(self.columns) == W.shape[0] else W[self.columns]
-            Z32 = self.X32 @ kept.astype(np.float32)                    # (n_samples, n_units)
+            Z32 = self.X32 @ self._kept_rows(layer.value("weight")).astype(np.float32)   # (n_samples, n_units)
             Z = np.add(Z32, layer.value("bias"), dtype=np.float64)     # widened as it is added
         with self._lock:
             self._first.put(key, (layer, Z))

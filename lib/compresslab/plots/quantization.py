@@ -42,14 +42,12 @@ class LevelLines(Line2D):
         xs = np.repeat(levels, 3)
         xs[2::3] = np.nan
         self.set_data(xs, np.tile([bottom, top, np.nan], len(levels)))
-        self._levels, self._span = levels, (bottom, top)
 
     def clear_levels(self):
         self.set_data([], [])
-        self._levels = np.empty(0)
 
     def draw(self, renderer):
-        levels = getattr(self, "_levels", np.empty(0))
+        levels = np.asarray(self.get_xdata(orig=True), dtype=float)[::3]     # (x, x, NaN) per line
         levels = levels[np.isfinite(levels)]                       # Agg leaves a NaN line out too
         if (not self.get_visible() or type(renderer) is not RendererAgg or len(levels) < self.PAINT_FROM
                 or self.get_clip_path() is not None or self.get_linestyle() not in ("-", "solid")
@@ -64,7 +62,7 @@ class LevelLines(Line2D):
         pixels = np.asarray(renderer.buffer_rgba())                   # (height, width, 4), row 0 at the top
         height, width = pixels.shape[:2]
         to_display = self.get_transform()
-        bottom, top = self._span
+        bottom, top = np.asarray(self.get_ydata(orig=True), dtype=float)[:2]
         x = to_display.transform(np.column_stack([levels, np.full(len(levels), bottom)]))[:, 0]
         line_width = renderer.points_to_pixels(self.get_linewidth())
         if line_width > self.PAINT_MAX_WIDTH:          # a PNG at a high dpi, a thick line: Agg's ends and caps
