@@ -150,6 +150,8 @@ def bench_dashboards() -> list[dict]:
         rows.append(dict(dashboard="introduction (mnist-5k)", visit=visit, moves=len(moves),
                          median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
                          build_s=build_s, ready_s=warm_s))
+    dash.settle(timeout=60)
+    dash.close()
 
     start = time.perf_counter()
     dash = LowRankDashboard(dataset="mnist-5k")
@@ -176,6 +178,8 @@ def bench_dashboards() -> list[dict]:
     rows.append(dict(dashboard="low-rank, budget slider (mnist-5k)", visit="first", moves=len(times),
                      median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
                      build_s=build_s, ready_s=build_s))
+    dash.settle(timeout=60)
+    dash.close()
 
     moves = [("bits", b) for b in (8, 6, 3, 2, 16, 1, 32, 64, 4)] + [
         ("range", "mse"), ("granularity", "neuron"), ("scheme", "affine"), ("scheme", "kmeans"),
