@@ -33,15 +33,19 @@ def test_labels_and_accuracy_are_float64s(scorer, mnist_net, mnist5k, scheme, bi
 
 
 def test_logits_stay_within_the_proven_bound(scorer, mnist_net, mnist5k):
-    """Certain samples: |float32 road - float64| <= r_i p_k, the bound the certificate used."""
+    """Certain samples: |float32 road - float64| <= the bound the certificate used, and
+    that bound is its formula: the first float32 product's r_i p_j and the second's
+    gamma32 max_j |a_ij| ||w_k||_1, carried through |W| (the float32 sums with the
+    biases and the float64 roundings add the rest, a few % at most)."""
     q = quantize(mnist_net, "symmetric", 6)
     reference, got = q.logits(mnist5k.X_test), scorer.logits(q)
-    bound = scorer.logit_bound(q, scorer._first_layer(q.layers[0], exact=False))
-    W = q.layers[0].value("weight")
-    p = np.linalg.norm(W, axis=0)                      # the same bound by its formula, all pixels
-    for layer in q.layers[1:]:
-        p = p @ np.abs(layer.value("weight"))
-    assert np.all(bound <= np.outer(scorer.row_bound, p) * (1 + 1e-12))     # pixels left out only tighten it
+    bound = scorer.logit_bound(q)
+    W1, W2, W3 = (np.abs(layer.value("weight")) for layer in q.layers)
+    p = np.linalg.norm(W1[scorer.columns], axis=0)
+    A = np.maximum(q.layers[0].forward(mnist5k.X_test), 0)          # the first layer's activations
+    second = SAFETY * gamma(W2.shape[0] + 2) * np.outer(A.max(axis=1), W2.sum(axis=0))
+    formula = (np.outer(scorer.row_bound, p) @ W2 + second) @ W3
+    assert np.all(bound >= formula * (1 - 1e-6)) and np.all(bound <= formula * 1.05)
     assert np.all(np.abs(got - reference) <= bound)
     # and the bound is a worst case, not a guess: the error seen is far below it
     assert np.abs(got - reference).max() < 0.1 * bound.max()
@@ -160,6 +164,51 @@ def test_numbers_at_the_edges_of_float32_never_get_a_wrong_label(case, X, networ
     X = np.asarray(X, dtype=float)
     scorer = CertifiedLogits(X)
     assert np.array_equal(scorer.logits(network).argmax(axis=1), network.logits(X).argmax(axis=1))
+
+
+@pytest.mark.parametrize("activation, road", [("relu", "float32"), ("identity", "float32"), ("tanh", "plain"),
+                                              ("logistic", "plain")])
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_every_hidden_activation_and_depth_gets_float64s_labels(rng, activation, road, depth):
+    """relu and identity are exact in float32: they take the float32 road (two float32
+    products); tanh and logistic are not, and are scored in float64 (the plain road)."""
+    sizes = [30, 40, 20, 12, 5][:depth] + [5]
+    layers = [Dense(rng.standard_normal((a, b)) / np.sqrt(a), 0.1 * rng.standard_normal(b))
+              for a, b in zip(sizes[:-1], sizes[1:])]
+    network = Network(layers, activation=activation, out_activation="softmax", classes=np.arange(5))
+    X = np.abs(rng.standard_normal((400, 30))) * (rng.random((400, 30)) < 0.3)
+    scorer = CertifiedLogits(X)
+    got, reference = scorer.logits(network), network.logits(X)
+    assert np.array_equal(got.argmax(axis=1), reference.argmax(axis=1))
+    if road == "float32":
+        assert 0 < (np.abs(got - reference).max()) < 1e-4 and scorer.last_uncertain < len(X) // 4
+        assert np.all(np.abs(got - reference) <= scorer.logit_bound(network))
+    else:
+        assert scorer.last_uncertain == len(X) and np.array_equal(got, reference)
+
+
+def test_a_second_layer_that_could_overflow_float32_takes_the_plain_road():
+    """|a| |w| K above 2^100 in the second product: float32 could overflow there."""
+    network = _two_layer([[1e20, 0]], [0, 0], [[1e20, -1e20], [0, 0]], [0, 0])
+    scorer = CertifiedLogits(np.ones((3, 1)))
+    assert np.array_equal(scorer.logits(network), network.logits(np.ones((3, 1))))
+    assert scorer.last_uncertain == 3
+
+
+@pytest.mark.parametrize("where", ["second weights", "second bias", "first bias"])
+def test_a_non_finite_number_in_the_first_two_layers_is_refused_as_network_logits_refuses(where):
+    W1, b1, W2, b2 = [[1.0, 0.5]], [0.0, 0.1], [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]
+    if where == "second weights":
+        W2 = [[np.nan, 0.0], [0.0, 1.0]]
+    elif where == "second bias":
+        b2 = [np.inf, 0.0]
+    else:
+        b1 = [np.nan, 0.0]
+    network = _two_layer(W1, b1, W2, b2)
+    with pytest.raises(ValueError, match="finite"):
+        network.logits(np.ones((2, 1)))
+    with pytest.raises(ValueError, match="finite"):
+        CertifiedLogits(np.ones((2, 1))).logits(network)
 
 
 def test_what_network_logits_refuses_the_scorer_refuses(mnist5k, mnist_net):

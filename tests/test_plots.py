@@ -87,6 +87,7 @@ def test_png_bytes_decode_to_the_same_pixels(shape):
 
     rgba = np.random.default_rng(0).integers(0, 256, (*shape, 4), dtype=np.uint8)
     rgba[: shape[0] // 2] = 0                                   # a diff image is mostly zeros
+    rgba[shape[0] * 3 // 4:] = rgba[shape[0] * 3 // 4 - 1]       # and repeated rows ("Up" filter)
     decoded = np.asarray(Image.open(io.BytesIO(png_bytes(rgba))).convert("RGBA"))
     np.testing.assert_array_equal(decoded, rgba)
 
@@ -212,24 +213,33 @@ def test_blitter_blits_on_a_web_canvas_without_asking_the_browser_for_a_draw():
     assert modes[0] == "diff"
 
 
-@pytest.mark.parametrize("pattern", ["zeros", "full", "sparse rows", "alternate", "first and last", "one pixel"])
+@pytest.mark.parametrize("pattern", ["zeros", "full", "sparse rows", "alternate", "first and last", "one pixel",
+                                     "repeated rows", "bands"])
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (7, 13), (460, 900)])
 def test_png_bytes_zlib_stream_is_exact(pattern, shape):
     """The IDAT stream inflates (zlib checks its Adler-32) to exactly the filtered
-    rows, whatever mix of all-zero and changed rows the image has."""
+    rows, whatever mix of all-zero, changed and repeated rows the image has: a row
+    equal to the one above is filter type 2 ("Up": all zeros after it), any other
+    filter type 0 (the pixels as they are)."""
     import struct
     import zlib
 
-    from compresslab.plots.blit import _adler32_zeros, png_bytes
+    from compresslab.plots.blit import png_bytes
 
     h, w = shape
     rng = np.random.default_rng(h * 1000 + w)
     rgba = np.zeros((h, w, 4), np.uint8)
     rows = {"zeros": [], "full": range(h), "sparse rows": rng.choice(h, size=max(1, h // 20), replace=False),
-            "alternate": range(0, h, 2), "first and last": sorted({0, h - 1}), "one pixel": [h // 2]}[pattern]
+            "alternate": range(0, h, 2), "first and last": sorted({0, h - 1}), "one pixel": [h // 2],
+            "repeated rows": range(h), "bands": range(h)}[pattern]
     for r in rows:
         if pattern == "one pixel":
             rgba[r, w // 2] = (1, 2, 3, 255)
+        elif pattern == "repeated rows":            # a histogram's vertical lines: every row the same
+            rgba[r] = rgba[0] if r else rng.integers(0, 256, (w, 4), dtype=np.uint8)
+        elif pattern == "bands":                    # runs of equal rows, zero rows, new rows, mixed
+            rgba[r] = (rgba[r - 1] if r % 7 not in (0, 5) else 0 if r % 7 == 5 else
+                       rng.integers(0, 256, (w, 4), dtype=np.uint8))
         else:
             rgba[r] = rng.integers(0, 256, (w, 4), dtype=np.uint8)
     png = png_bytes(rgba)
@@ -241,11 +251,26 @@ def test_png_bytes_zlib_stream_is_exact(pattern, shape):
         assert struct.unpack(">I", png[at + 8 + length:at + 12 + length])[0] == zlib.crc32(kind + data)
         idat += data if kind == b"IDAT" else b""
         at += 12 + length
+    same = np.zeros(h, bool)
+    same[1:] = (rgba[1:] == rgba[:-1]).all(axis=(1, 2)) & rgba[1:].any(axis=(1, 2))
     filtered = np.zeros((h, 1 + 4 * w), np.uint8)
-    filtered[:, 1:] = rgba.reshape(h, 4 * w)
+    filtered[:, 0] = np.where(same, 2, 0)
+    filtered[~same, 1:] = rgba[~same].reshape(-1, 4 * w)
     assert zlib.decompress(idat) == filtered.tobytes()
-    for n in (0, 1, 3601, 10**6):
-        assert _adler32_zeros(zlib.adler32(b"abc"), n) == zlib.adler32(bytes(n), zlib.adler32(b"abc"))
+    if pattern in ("repeated rows", "bands") and h > 2:
+        assert same.sum() > h // 2                      # the case this pattern is for
+
+
+@pytest.mark.parametrize("first_byte, row_bytes, n_rows", [(0, 3601, 1), (0, 1, 10**6), (2, 3601, 260), (2, 5, 1),
+                                                           (255, 7, 70000), (0, 3601, 0)])
+def test_adler32_of_constant_rows_is_zlibs(first_byte, row_bytes, n_rows):
+    import zlib
+
+    from compresslab.plots.blit import _adler32_rows
+
+    row = bytes([first_byte]) + bytes(row_bytes - 1)
+    start = zlib.adler32(b"abc")
+    assert _adler32_rows(start, first_byte, row_bytes, n_rows) == zlib.adler32(row * n_rows, start)
 
 
 @pytest.mark.parametrize("alpha", [255, 254, 0])

@@ -1,4 +1,4 @@
-"""Test logits with the first layer in float32 and a proof that the argmax is float64's.
+"""Test logits with the first two layers in float32 and a proof that the argmax is float64's.
 
 A quantization move scores a new network on the 1,000 test images. Its first
 layer (784 x 300, 88 % of the weights) is ~12 ms of float64 product; in
@@ -18,22 +18,30 @@ nonzero pixels of x_i (about 150 of 784 on MNIST, a bound 5x tighter), and
 pixels that are zero in every test image are left out of the product (617 of
 784 columns are kept: a fifth less work). So every first-layer pre-activation
 of sample i, unit j is off by at most e_ij = r_i p_j with
-r_i = gamma_{K_i + 2} ||x_i||, p_j = ||w_j|| over the kept pixels. The later
-layers run in float64 (they are cheap), and the bound follows them: a hidden
-activation (relu, tanh, logistic, identity) is 1-Lipschitz, so it passes
-unchanged, and a dense layer W maps it to e |W| (p <- p |W|).
+r_i = gamma_{K_i + 2} ||x_i||, p_j = ||w_j|| over the kept pixels, plus the
+float32 rounding of the bias and of its addition (u |b_j| + u max_j |z_ij|).
+
+The hidden activation is relu or identity, exact in float32 and 1-Lipschitz,
+so the error passes unchanged, and the second layer's product runs in float32
+too, on the float32 activations a: its own rounding is at most
+gamma_{K+2} max_j |a_ij| ||w_k||_1 (a measured per sample, K = the layer's
+inputs), and the error e coming in is mapped to e |W|. The product is widened
+to float64 as its bias is added; later layers run in float64 (they are small).
+Keeping the 1,000 x 300 activations in float32 halves the memory a move
+touches (no float64 copy of them at all), which on a laptop is most of the
+gain.
 
 At the logits, a sample is certain when its top class leads every other class k
-by more than e_top + e_k. The uncertain ones (on mnist-5k, 0.5-5 % of the 1,000
-test images: the bound is a worst case, ~20x the error seen) are computed
-again in float64. The float64 steps of both computations (the bias added to
-the float32 product; the reference's product; every later layer) round too, by
-at most gamma64 (|a| |w| + |b|) a layer, 2^-53 relative: tiny next to the
-float32 bound, except where a bias or an activation is large next to it. So
-they are bounded explicitly, with |a| |w_k| <= max_j |a_j| ||w_k||_1, and
-carried through the later layers like e (``logit_bound``); the whole bound is
-then doubled for what these estimates leave out. The predicted labels, and so
-the accuracy, are float64's; the logits of certain samples differ from
+by more than e_top + e_k. The uncertain ones (on mnist-5k, 0.3-3 % of the 1,000
+test images: the bound is a worst case, ~10^4 x the error seen) are computed
+again in float64. The float64 steps of both computations (the reference's
+products and biases; the bias added to the second float32 product; every later
+layer) round too, by at most gamma64 (|a| |w| + |b|) a layer, 2^-53 relative:
+tiny next to the float32 bound, except where a bias or an activation is large
+next to it. So they are bounded explicitly, with |a| |w_k| <= max_j |a_j| ||w_k||_1,
+and carried through the later layers like e (``logit_bound``); the whole bound
+is then doubled for what these estimates leave out. The predicted labels, and
+so the accuracy, are float64's; the logits of certain samples differ from
 float64's by at most their bound. Below float32's normal range a rounding
 errs by up to 2^-150 absolute, which the bound adds; a network or X whose
 float32 products could overflow (|x| |w| K above 2^100) takes the plain road.
@@ -44,9 +52,10 @@ loose would leave almost every sample near a rounding boundary (all of them at
 product, kept per weights (an activation-bit move reuses it), then the later
 layers, the very operations of ``network.logits``.
 
-Used for networks of ``Dense`` layers (encoded or not), optionally behind
-``QuantizedInput``, computing in float64 with a softmax output; any other
-network is scored by ``network.logits`` (the plain road).
+Used for networks of ``Dense`` layers (encoded or not), computing in float64
+with a softmax output: relu or identity hidden layers take the float32 road,
+any of them behind ``QuantizedInput`` the exact road (tanh and logistic too);
+any other network is scored by ``network.logits`` (the plain road).
 """
 from __future__ import annotations
 
@@ -58,10 +67,12 @@ from ..network import Dense, activate
 from ..quantization import QuantizedInput
 from .base import LRU
 
-LIPSCHITZ_ACTIVATIONS = ("relu", "tanh", "logistic", "identity")   # |g(a) - g(b)| <= |a - b|
+ACTIVATIONS = ("relu", "tanh", "logistic", "identity")   # what a Network computes in the hidden layers
+FLOAT32_ACTIVATIONS = ("relu", "identity")     # exact in float32 and 1-Lipschitz: the float32 road's
 SAFETY = 2.0              # every bound doubled: covers the float64 rounding of both computations
 SAFE_HIGH = 2.0 ** 100     # |x|, |w| and K |x| |w| at most this: no float32 product or sum overflows (2^128)
 UNDERFLOW = 2.0 ** -150    # a float32 rounding's absolute error below the normal range (half a subnormal step)
+U32, U64 = 2.0 ** -24, 2.0 ** -53                  # unit roundoffs
 KEPT_FIRST_LAYERS = 4     # first-layer products kept (2.4 MB each on mnist-5k): activation moves reuse them
 
 
@@ -100,7 +111,7 @@ class CertifiedLogits:
         self.x_max = _largest_magnitude(X)
         self._x_safe = bool(np.isfinite(self.x_max) and self.x_max <= SAFE_HIGH)
         self.row_bound = SAFETY * np.array([gamma(k + 2) for k in self._nonzero]) * self.x_norm
-        self._first = LRU(KEPT_FIRST_LAYERS)     # (id(layer), exact) -> (layer, its pre-activations)
+        self._first = LRU(KEPT_FIRST_LAYERS)     # (id(layer), road) -> (layer, what _first_layer returns)
         self._lock = threading.Lock()
         self.last_uncertain = 0
 
@@ -108,72 +119,98 @@ class CertifiedLogits:
     def supports(network) -> bool:
         """Whether the float32 road applies (else ``logits`` takes the plain one)."""
         layers = network.layers
-        return (len(layers) > 1 and network.dtype == np.float64 and network.activation in LIPSCHITZ_ACTIVATIONS
+        return (len(layers) > 1 and network.dtype == np.float64 and network.activation in ACTIVATIONS
                 and network.out_activation == "softmax" and layers[-1].n_outputs > 1
                 and type(layers[0]) is Dense
                 and all(type(getattr(layer, "inner", layer)) is Dense and type(layer) in (Dense, QuantizedInput)
                         for layer in layers[1:]))
 
     def logits(self, network) -> np.ndarray:
-        if not (self.supports(network) and network.layers[0].n_inputs == self.X.shape[1]
-                and self._float32_safe(network.layers[0])):
-            self.last_uncertain = len(self.X)
-            return network.logits(self.X)              # its own checks and errors: shapes, non-finite weights
+        if not (self.supports(network) and network.layers[0].n_inputs == self.X.shape[1]):
+            return self._plain(network)
         first, later = network.layers[0], network.layers[1:]
         if any(isinstance(layer, QuantizedInput) for layer in later):
             self.last_uncertain = 0
-            return self._later_layers(network, self._first_layer(first, exact=True))
-        first_z = self._first_layer(first, exact=False)
-        Z = self._later_layers(network, first_z)
-        uncertain = ~self._argmax_certain(Z, self.logit_bound(network, first_z))
+            return self._later_layers(network, self._first_layer(first, network.activation, exact=True))
+        if network.activation not in FLOAT32_ACTIVATIONS or not self._float32_safe(network):
+            return self._plain(network)
+        A, largest = self._first_layer(first, network.activation, exact=False)
+        second = later[0]
+        W = second.value("weight")
+        if largest.max() * _largest_magnitude(W) * (W.shape[0] + 2) > SAFE_HIGH:   # could overflow float32
+            return self._plain(network)
+        Z = np.add(A @ W.astype(np.float32), second.value("bias"), dtype=np.float64)    # widened as it is added
+        if len(later) > 1:
+            Z = network._logits(activate(network.activation, Z), start=2)     # checks the output is finite
+        elif not np.isfinite(Z).all():                 # a non-finite bias: network.logits says so
+            return self._plain(network)
+        uncertain = ~self._argmax_certain(Z, self.logit_bound(network))
         if uncertain.any():                            # these in float64, as network.logits computes them
             rows = self.X[uncertain]
             Z[uncertain] = self._later_layers(network, first.forward(rows))
         self.last_uncertain = int(uncertain.sum())
         return Z
 
-    def _float32_safe(self, layer) -> bool:
-        """Whether the float32 product is covered by the bound: every weight finite (one
-        in a dropped row too: float64 would give NaN there) and no product or sum can
-        overflow float32 (|x|, |w| and K |x| |w| far below 2^128). Underflow is
-        covered in the bound (an absolute 2^-150 a rounding, ``logit_bound``)."""
-        W = layer.value("weight")
-        largest = _largest_magnitude(W)
-        return bool(np.isfinite(largest) and largest <= SAFE_HIGH and self._x_safe
-                    and largest * self.x_max * (W.shape[0] + 2) <= SAFE_HIGH)
+    def _plain(self, network):
+        self.last_uncertain = len(self.X)
+        return network.logits(self.X)              # its own checks and errors: shapes, non-finite weights
 
-    def logit_bound(self, network, first) -> np.ndarray:
+    def _float32_safe(self, network) -> bool:
+        """Whether the float32 products are covered by the bound: every weight and bias
+        of the first two layers finite (one in a dropped row too: float64 would give
+        NaN there) and no first-layer product or sum can overflow float32 (|x|, |w|, |b|
+        and K |x| |w| far below 2^128; the second layer's is checked on its measured
+        inputs in ``logits``). Underflow is covered in the bound (an absolute 2^-150 a
+        rounding, ``logit_bound``)."""
+        first, second = network.layers[:2]
+        W = first.value("weight")
+        largest = _largest_magnitude(W)
+        others = max(_largest_magnitude(first.value("bias")), _largest_magnitude(second.value("weight")))
+        return bool(np.isfinite(largest) and largest <= SAFE_HIGH and self._x_safe
+                    and largest * self.x_max * (W.shape[0] + 2) <= SAFE_HIGH
+                    and np.isfinite(others) and others <= SAFE_HIGH)
+
+    def logit_bound(self, network) -> np.ndarray:
         """(n_samples, n_classes): how far the float32 road's logits can be from
-        float64's. ``first``: the first layer's pre-activations on the float32 road.
-        A sum of rank-1 terms outer(per sample, per unit), each carried through |W| of
-        every later layer: the float32 product's e_ij = r_i p_j (p the column norms of
-        the first layer's weights over the kept pixels), and the float64 rounding of
-        both computations, gamma64 (max_j |a_ij| ||w_k||_1 + |b_k|) a layer."""
-        layer = network.layers[0]
-        W = layer.value("weight")
+        float64's. A sum of rank-1 terms outer(per sample, per unit), each carried
+        through |W| of every later layer: the first float32 product's e_ij = r_i p_j
+        (p the column norms of the first layer's weights over the kept pixels), the
+        float32 rounding of the first bias and its addition, the second float32
+        product's gamma32 max_j |a_ij| ||w_k||_1, and the float64 rounding of both
+        computations, gamma64 (max_j |a_ij| ||w_k||_1 + |b_k|) a layer. max_j |z_ij|
+        of the first layer is bounded by Cauchy-Schwarz, ||x_i|| max_j ||w_j|| +
+        max_j |b_j|, not scanned: it only scales the tiny rounding terms. The terms
+        are summed as one (n_samples, n_terms) @ (n_terms, n_classes) product."""
+        first = network.layers[0]
+        W = first.value("weight")
         kept = self._kept_rows(W)
-        p = np.sqrt(np.einsum("ij,ij->j", kept, kept))               # (n_units,) ||w_j||
-        n = len(self.X)
-        g = 2 * gamma(W.shape[0] + 2, 2.0 ** -53)                    # both computations' float64 rounding
-        top = np.maximum(first.max(axis=1), -first.min(axis=1))      # (n,) max_j |z_ij|
-        # below float32's normal range a rounding errs by up to 2^-150, not relatively: x, w, each product
-        underflow = SAFETY * (self._nonzero + 2) * UNDERFLOW * (1 + _largest_magnitude(W) + self.x_max)
-        terms = [(self.row_bound, p),                                # the float32 product
-                 (underflow, np.ones_like(p)),
-                 (g * (self.x_norm * p.max() + top), np.ones_like(p)),   # the products and the bias in float64
-                 (np.full(n, g), np.abs(layer.value("bias")))]
-        # max_j |a_ij|, the largest input of the next layer, over what either computation can have
-        largest = top + self.row_bound * p.max()
-        for layer in network.layers[1:]:
+        p = np.sqrt(np.einsum("ij,ij->j", kept, kept))               # (n_units,) ||w_j||, kept pixels
+        p_max, bias = (p.max() if p.size else 0.0), np.abs(first.value("bias"))
+        n, b_max = len(self.X), (bias.max() if bias.size else 0.0)
+        g = 2 * gamma(W.shape[0] + 2, U64)                          # both computations' float64 rounding
+        # max_j |z_ij| (and so |a_ij|) over what either computation can have
+        largest = self.x_norm * p_max + b_max + self.row_bound * p_max
+        # below float32's normal range a rounding errs by up to 2^-150, not relatively: x, w
+        # (|w| <= p_max over the kept pixels), each product, the bias and its addition
+        underflow = SAFETY * (self._nonzero + 4) * UNDERFLOW * (1 + p_max + self.x_max)
+        rows = [self.row_bound,                                      # the first float32 product
+                underflow + SAFETY * U32 * largest + g * largest,    # underflow; the float32 sum z + b; float64's
+                np.full(n, SAFETY * U32 + g)]                        # b rounded to float32; float64's bias
+        columns = [p, np.ones_like(p), bias]
+        A_max = self._first_layer(first, network.activation, exact=False)[1]    # (n,) max_j |a_ij|, measured
+        for i, layer in enumerate(network.layers[1:]):
             W = np.abs(layer.value("weight"))
-            if network.activation == "logistic":
-                largest = np.maximum(largest, 1.0)                   # |relu|, |tanh|, |identity| <= |z|; logistic <= 1
-            terms = [(rows, columns @ W) for rows, columns in terms]
-            g = 2 * gamma(W.shape[0] + 2, 2.0 ** -53)
+            columns = [c @ W for c in columns]
+            g = 2 * gamma(W.shape[0] + 2, U64)
             column_sums, bias = W.sum(axis=0), np.abs(layer.value("bias"))
-            terms += [(g * largest, column_sums), (np.full(n, g), bias)]
-            largest = largest * column_sums.max() + bias.max() + sum(r.max() * c.max() for r, c in terms)
-        return sum(np.outer(rows, columns) for rows, columns in terms)
+            rows += [g * largest, np.full(n, g)]
+            columns += [column_sums, bias]
+            if i == 0:                                   # the second layer's float32 product, and its underflow
+                rows += [SAFETY * gamma(W.shape[0] + 2, U32) * A_max,
+                         SAFETY * (W.shape[0] + 2) * UNDERFLOW * (1 + A_max)]
+                columns += [column_sums, np.ones_like(column_sums)]
+            largest = largest * column_sums.max() + bias.max() + sum(r.max() * c.max() for r, c in zip(rows, columns))
+        return np.column_stack(rows) @ np.vstack(columns)
 
     def _kept_rows(self, W):
         """The first layer's weights of the pixels kept (``columns``)."""
@@ -184,22 +221,28 @@ class CertifiedLogits:
         """The logits from the first layer's pre-activations ``Z``."""
         return network._logits(activate(network.activation, Z), start=1)
 
-    def _first_layer(self, layer, *, exact):
-        """The first layer's pre-activations, in float64 (``exact``) or from a float32 product;
-        kept per layer object and road."""
-        key = (id(layer), exact)
+    def _first_layer(self, layer, activation, *, exact):
+        """``exact``: the first layer's pre-activations in float64. Else (the float32
+        road) its activations in float32, from a float32 product and bias, with their
+        largest magnitude per sample: (A, max_j |a_ij|). Kept per layer object and road."""
+        key = (id(layer), exact, None if exact else activation)
         with self._lock:
             kept = self._first.peek(key)
         if kept is not None and kept[0] is layer:         # the same object (ids are reused once freed)
             return kept[1]
         if exact:
-            Z = layer.forward(self.X)
+            out = layer.forward(self.X)
         else:
-            Z32 = self.X32 @ self._kept_rows(layer.value("weight")).astype(np.float32)   # (n_samples, n_units)
-            Z = np.add(Z32, layer.value("bias"), dtype=np.float64)     # widened as it is added
+            A = self.X32 @ self._kept_rows(layer.value("weight")).astype(np.float32)   # (n_samples, n_units)
+            A += layer.value("bias").astype(np.float32)
+            if activation == "relu":
+                np.maximum(A, 0, out=A)
+                out = A, A.max(axis=1).astype(np.float64)
+            else:                                          # identity
+                out = A, np.maximum(A.max(axis=1), -A.min(axis=1)).astype(np.float64)
         with self._lock:
-            self._first.put(key, (layer, Z))
-        return Z
+            self._first.put(key, (layer, out))
+        return out
 
     @staticmethod
     def _argmax_certain(Z, bound):
