@@ -489,6 +489,29 @@ def test_diff_encoder_keeps_the_browsers_picture_right_frame_after_frame():
         rgba, scratch=np.zeros(3, np.uint8))                             # too small: not used
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_diff_encoder_sends_what_diff_image_then_cropped_diff_give(seed):
+    """The encoder's one-pass diff and cut: the same PNG as the two functions it stands for."""
+    from compresslab.plots.blit import DiffEncoder, cropped_diff, diff_image, png_bytes
+
+    rng = np.random.default_rng(seed)
+    encoder = DiffEncoder()
+    frame = np.full((46, 90, 4), 255, np.uint8)
+    encoder.encode(frame)
+    for _ in range(6):
+        last = encoder.last.copy()
+        frame = frame.copy()
+        n = rng.integers(0, 40)
+        rows, cols = rng.integers(0, 46, n), rng.integers(0, 90, n)
+        frame[rows, cols, :3] = rng.integers(0, 256, (n, 3))
+        if rng.random() < 0.5:                                    # a band of equal rows (level lines)
+            frame[10:30, rng.integers(0, 90)] = (1, 2, 3, 255)
+        mode, png = encoder.encode(frame)
+        expected_mode, rgba, _ = diff_image(frame, last)
+        assert mode == expected_mode == "diff"
+        assert png == png_bytes(cropped_diff(rgba))
+
+
 def test_expected_label_strings_are_drawn_ahead_and_look_as_drawn_on_the_move():
     """A label given with the strings it will show: all of them are rendered at the
     full draw (none is laid out on a move), and the canvas after each move is the

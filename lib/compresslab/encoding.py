@@ -23,6 +23,8 @@ are immutable, so layers may share them safely; decoding is cached.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 SCALE_BITS = 32          # scales, zero points and codebook entries are stored as 32-bit numbers
@@ -71,7 +73,7 @@ class Encoded:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)        # a tuple of ints: no array made
 
     def decode(self, dtype="float64") -> np.ndarray:
         """The numbers this array stands for, in ``dtype`` (read-only, cached)."""

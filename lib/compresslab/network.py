@@ -31,6 +31,7 @@ import copy
 import hashlib
 import importlib
 import io
+import math
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -232,8 +233,8 @@ class StoredLayer:
 
     @property
     def n_params(self) -> int:
-        return sum(int(np.prod(np.shape(self.stored(n)) if not isinstance(self.stored(n), Encoded)
-                               else self.stored(n).shape)) for n in self.array_names)
+        return sum(math.prod(np.shape(self.stored(n)) if not isinstance(self.stored(n), Encoded)
+                             else self.stored(n).shape) for n in self.array_names)
 
     def storage_bits(self) -> int:
         return sum(array_storage_bits(self.stored(name)) for name in self.array_names)

@@ -278,9 +278,16 @@ def quantize_array(W, scheme="symmetric", bits=8, *, granularity="tensor", range
     check_choice("granularity", granularity, GRANULARITIES)
     check_choice("range_method", range_method, RANGE_METHODS)
     W = np.asarray(W, dtype=np.float64)
+    if scheme not in ("float16", "float32"):
+        _check_finite_values(W)
+    return _encode_array(W, scheme, bits, granularity, range_method, random_state)
+
+
+def _encode_array(W, scheme, bits, granularity, range_method, random_state):
+    """``quantize_array`` of a finite float64 W and checked options (a layer's
+    arrays, checked once by ``quantize_layer``: a slider move quantizes three)."""
     if scheme in ("float16", "float32"):
         return FloatArray(W, scheme)
-    _check_finite_values(W)
     matrix = W.reshape(-1, 1) if W.ndim == 1 else W
     if scheme in ("symmetric", "affine"):
         codes, scale, zero = _quantize_uniform(matrix, bits, scheme == "symmetric", granularity, range_method)
@@ -306,25 +313,27 @@ def quantize_layer(layer, scheme="symmetric", bits=8, *, granularity="tensor", r
     """The same layer (same structure) with every weight-like array re-encoded by
     ``quantize_array`` and its bias stored as float32. Works for any ``StoredLayer``
     (dense, low-rank, sparse) and for a layer wrapped by ``QuantizedInput``."""
-    if isinstance(layer, QuantizedInput):
-        return QuantizedInput(quantize_layer(layer.inner, scheme, bits, granularity=granularity,
-                                             range_method=range_method, random_state=random_state),
-                              bits=layer.bits, low=layer.low, high=layer.high)
-    if not isinstance(layer, StoredLayer):
+    if not isinstance(getattr(layer, "inner", layer), StoredLayer):
         raise TypeError(f"layer must be a layer (Dense, LowRank, ...) such as network.layers[0]; "
                         f"got {type(layer).__name__}")
     check_finite_layer("layer weights", layer)
-    _check_options(scheme, bits, granularity, range_method, random_state)
+    bits = _check_options(scheme, bits, granularity, range_method, random_state)
+    return _quantize_layer(layer, scheme, bits, granularity, range_method, random_state)
+
+
+def _quantize_layer(layer, scheme, bits, granularity, range_method, random_state):
+    """``quantize_layer`` of a layer with finite weights and checked options."""
+    if isinstance(layer, QuantizedInput):
+        return QuantizedInput(_quantize_layer(layer.inner, scheme, bits, granularity, range_method, random_state),
+                              bits=layer.bits, low=layer.low, high=layer.high)
     arrays = {}
     for name in layer.quantizable_names():
         values = layer.value(name)
         if is_bias(name):
             arrays[name] = FloatArray(values, "float32")
         else:
-            arrays[name] = quantize_array(values, scheme, bits, granularity=granularity,
-                                          range_method=range_method, random_state=random_state)
+            arrays[name] = _encode_array(values, scheme, bits, granularity, range_method, random_state)
     return layer.with_arrays(**arrays)
-
 
 
 # ----------------------------------------------------------------------------
@@ -411,13 +420,13 @@ def quantize(network: Network, scheme="symmetric", bits=8, *, granularity="tenso
     """Post-training quantization (PTQ): every layer's weights, and optionally the
     hidden activations at ``activation_bits`` over ranges calibrated on ``X_calibration``."""
     check_network("network", network)
-    _check_options(scheme, bits, granularity, range_method, random_state)
+    bits = _check_options(scheme, bits, granularity, range_method, random_state)
     if activation_bits is not None:
         check_int("activation_bits", activation_bits, low=1, high=16)
         if X_calibration is not None:
             check_array_2d("X_calibration", X_calibration, n_features=network.n_features)
-    layers = [quantize_layer(layer, scheme, bits, granularity=granularity, range_method=range_method,
-                             random_state=random_state) for layer in network.layers]
+    layers = [_quantize_layer(layer, scheme, bits, granularity, range_method, random_state)
+              for layer in network.layers]                   # check_network checked every layer
     quantized = network.replace_layers(layers)
     if activation_bits is not None:
         if X_calibration is None:
@@ -493,7 +502,7 @@ def quantization_aware_training(network: Network, X, y, scheme="symmetric", bits
     from .training import train
 
     check_network("network", network)                   # before anything: the training comes last
-    _check_options(scheme, bits, granularity, range_method, random_state)
+    bits = _check_options(scheme, bits, granularity, range_method, random_state)
     master = float_master(network)                       # new arrays: the float master weights
     hook = weight_quantizer(master, scheme, bits, granularity=granularity, range_method=range_method,
                             random_state=random_state)

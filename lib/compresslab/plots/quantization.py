@@ -88,8 +88,10 @@ class LevelLines(Line2D):
         touched = np.flatnonzero(coverage)
         if touched.size == 0:
             return True
-        columns = slice(touched[0], touched[-1] + 1)
-        region = pixels[rows, columns]                                     # (n_rows, n_columns, 4), a view
+        # only the columns a line covers: 63 thin lines cover ~1/3 of the span between the outer two
+        columns = (slice(touched[0], touched[-1] + 1) if 2 * touched.size > touched[-1] + 1 - touched[0]
+                   else touched)
+        region = pixels[rows, columns]                 # (n_rows, n_columns, 4): a view, or a copy of the columns
         if region[..., 3].min() < 255:                                     # a transparent background: Agg blends it
             return False
         red, green, blue, alpha = to_rgba(self.get_color(), self.get_alpha())
@@ -98,7 +100,7 @@ class LevelLines(Line2D):
         colour = np.rint(255 * np.array([red, green, blue, 1.0])).astype(np.uint16)
         blended = region * (256 - a)                                       # uint16: at most 255 * 256
         blended += colour * a + 128
-        region[...] = blended >> 8
+        pixels[rows, columns] = blended >> 8
         return True
 
 
