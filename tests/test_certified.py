@@ -1,4 +1,4 @@
-"""CertifiedLogits: the quantization dashboard's scoring pass (first layer in float32).
+"""CertifiedLogits: the quantization dashboard's scoring pass (first two layers in float32).
 
 What it promises: the predicted labels (so the accuracy) are exactly those of
 ``network.logits`` in float64, whatever the network; the logits of certain

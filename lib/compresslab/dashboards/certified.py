@@ -90,7 +90,7 @@ def gamma(n_terms: int, unit_roundoff: float = 2.0 ** -24) -> float:
 
 
 class CertifiedLogits:
-    """The test logits of networks scored on the same ``X``, the first layer in float32.
+    """The test logits of networks scored on the same ``X``, the first two layers in float32.
 
     ``logits(network)`` returns logits whose argmax is exactly float64's (see the
     module docstring); ``last_uncertain`` is how many samples the last call

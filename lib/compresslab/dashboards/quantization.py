@@ -8,10 +8,10 @@ which settings a scheme takes is the library's rule too
 (``quantization.scheme_options``). The networks of the last few settings are
 kept in a small LRU, so going back is instant and memory stays bounded; the
 settings one move away are scored in the background while the user looks, so a
-first visit after a pause is instant too. Scoring runs the first layer in float32,
-over the pixels some test image lights, and proves each prediction is float64's
-(``CertifiedLogits``): 40 % of the float64 product's cost, the same accuracy to
-the last image.
+first visit after a pause is instant too. Scoring runs the first two layers in
+float32 (the first over the pixels some test image lights) and proves each
+prediction is float64's (``CertifiedLogits``): ~40 % of the float64 passes' cost,
+the same accuracy to the last image.
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ class QuantizationDashboard(LiveDashboard):
         self.base_report = evaluate(base.network, base.dataset, measure=False, count_file_bytes=False)
         self._networks.clear()
         self.activation_ranges = activation_ranges(base.network, base.dataset.X_train)    # calibrated once
-        self.certified = CertifiedLogits(base.dataset.X_test)     # a move's scoring pass, first layer in float32
+        self.certified = CertifiedLogits(base.dataset.X_test)     # a move's scoring pass, two layers in float32
         key = (name, base.network._content_digest())
         warm = _CURVES.peek(key)
         with self.plot.blitter.hold():                  # one full draw for the curves and the histogram

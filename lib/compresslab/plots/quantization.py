@@ -216,6 +216,7 @@ class QuantizationFigure:
     def update(self, *, alpha, accuracy, speedup_measured, levels, levels_label):
         self.current.set_data([alpha], [accuracy])
         self.current_measured.set_data([alpha], [np.nan if speedup_measured is None else speedup_measured])
+        self.current_measured.set_visible(speedup_measured is not None)   # nothing to draw: skip its ~0.2 ms
         # The label names what is drawn, not how many (the readout counts them): a handful of
         # strings, each rendered once and then put back from its pixels (a new string's glyphs
         # cost ~3-5 ms, a first visit to every bit-width would pay them)
