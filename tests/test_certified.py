@@ -211,6 +211,71 @@ def test_a_non_finite_number_in_the_first_two_layers_is_refused_as_network_logit
         CertifiedLogits(np.ones((2, 1))).logits(network)
 
 
+def test_a_float64_near_tie_is_decided_by_network_logits_own_numbers(rng):
+    """Found by a review: a recomputed row is float64, but a (rows, K) product sums in
+    other blocks than network.logits's (n, K) one. Where the two float64 results are
+    within their rounding of a tie, network.logits's numbers decide: over 81 biases an
+    ulp apart around the tie of sample 0, every label is network.logits's."""
+    n, k, m = 255, 509, 153
+    X, W1 = rng.standard_normal((n, k)), rng.standard_normal((k, m))
+    direction = np.sign(rng.standard_normal(m))
+    W2 = np.column_stack([np.zeros(m), direction])
+    tie = -(X @ W1 @ direction)[0]
+    scorer = CertifiedLogits(X)
+    for step in range(-40, 41):
+        network = _two_layer(W1, np.zeros(m), W2, [0.0, tie + step * np.spacing(tie)])
+        network = Network(network.layers, activation="identity", out_activation="softmax", classes=np.arange(2))
+        assert np.array_equal(scorer.logits(network).argmax(axis=1), network.logits(X).argmax(axis=1))
+
+
+def _three_layer(W1, W2, W3, activation="relu"):
+    f = lambda a: np.array(a, dtype=float)
+    layers = [Dense(f(W), np.zeros(np.shape(W)[1])) for W in (W1, W2, W3)]
+    return Network(layers, activation=activation, out_activation="softmax", classes=np.arange(np.shape(W3)[1]))
+
+
+@pytest.mark.parametrize("case, X, network", [
+    # logits in float64's subnormal range: the road's 5e-324 against float64's 0
+    ("subnormal logits", [[1.0]], _three_layer([[1 / 6 - 2.0**-40]], [[1.0]], [[0.0, 3 * 2.0**-1074]])),
+    # float64 overflows in the road's third layer but not in network.logits's
+    ("the road overflows", [[1.0]], _three_layer([[2 - 2.0**-30]], [[1.0]], [[2.0**1023, 0.0]])),
+    # and the other way round
+    ("the reference overflows", [[2.0**20]], _three_layer([[2.0**-20 * (1 + 2.0**-30)]], [[1.0]],
+                                                          [[np.finfo(float).max, 0.0]])),
+])
+def test_float64_edges_in_later_layers_give_network_logits_answer(case, X, network):
+    """Found by a review: below float64's normal range a rounding errs absolutely (in the
+    bound now), and a float64 layer near overflow takes the plain road: the same logits,
+    or the same error, as network.logits."""
+    X = np.asarray(X, dtype=float)
+    scorer = CertifiedLogits(X)
+    try:
+        with np.errstate(over="ignore"):               # the overflow is the case
+            reference = network.logits(X)
+    except ValueError as error:
+        with np.errstate(over="ignore"), pytest.raises(ValueError, match="finite"):
+            scorer.logits(network)
+        assert "finite" in str(error)
+        return
+    assert np.array_equal(scorer.logits(network).argmax(axis=1), reference.argmax(axis=1))
+
+
+def test_a_layer_changed_in_place_is_scored_again(mnist_net, mnist5k):
+    """The first layer's product is kept only for layers whose arrays are encoded
+    (immutable); a float layer trained in place is computed again."""
+    network = mnist_net.replace_layers([layer.astype("float64") for layer in mnist_net.layers])
+    X = mnist5k.X_test[:200]
+    scorer = CertifiedLogits(X)
+    scorer.logits(network)
+    network.layers[0].params["weight"] *= -1
+    assert np.array_equal(scorer.logits(network).argmax(axis=1), network.logits(X).argmax(axis=1))
+
+
+def test_an_empty_x_is_refused_as_network_logits_refuses():
+    with pytest.raises(ValueError, match="at least one sample"):
+        CertifiedLogits(np.zeros((0, 5)))
+
+
 def test_what_network_logits_refuses_the_scorer_refuses(mnist5k, mnist_net):
     """Dropped pixels must not hide a bad network: a wrong input count, or a NaN weight in
     a row no test image lights, raise as ``network.logits`` does."""

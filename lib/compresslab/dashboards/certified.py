@@ -40,17 +40,25 @@ layer) round too, by at most gamma64 (|a| |w| + |b|) a layer, 2^-53 relative:
 tiny next to the float32 bound, except where a bias or an activation is large
 next to it. So they are bounded explicitly, with |a| |w_k| <= max_j |a_j| ||w_k||_1,
 and carried through the later layers like e (``logit_bound``); the whole bound
-is then doubled for what these estimates leave out. The predicted labels, and
-so the accuracy, are float64's; the logits of certain samples differ from
-float64's by at most their bound. Below float32's normal range a rounding
-errs by up to 2^-150 absolute, which the bound adds; a network or X whose
-float32 products could overflow (|x| |w| K above 2^100) takes the plain road.
+is then doubled for what these estimates leave out. Below the normal range a
+rounding errs absolutely, by up to 2^-150 in float32 and 2^-1075 in float64,
+which the bound adds; a network or X whose float32 products could overflow
+(|x| |w| K above 2^100), or whose float64 activations or logits could reach
+2^1000, takes the plain road.
+
+A recomputed sample is float64, but not summed in network.logits's order: a
+BLAS splits a (rows, 784) product into other blocks than the (1000, 784) one,
+and the last bits differ. The float64 terms of the bound alone bound that
+difference; a recomputed sample still within them of a tie (float64 itself
+cannot tell its classes apart) takes network.logits's own numbers. So the
+predicted labels, and the accuracy, are exactly network.logits's; the logits of
+certain samples differ from float64's by at most their bound.
 
 An activation quantizer (``QuantizedInput``) rounds to a grid: a bound this
 loose would leave almost every sample near a rounding boundary (all of them at
 8 bits). So a network with one takes the exact road: the first layer's float64
-product, kept per weights (an activation-bit move reuses it), then the later
-layers, the very operations of ``network.logits``.
+product, kept per quantized (immutable) weights (an activation-bit move reuses
+it), then the later layers, the very operations of ``network.logits``.
 
 Used for networks of ``Dense`` layers (encoded or not), computing in float64
 with a softmax output: relu or identity hidden layers take the float32 road,
@@ -63,6 +71,8 @@ import threading
 
 import numpy as np
 
+from .._validation import check_array_2d
+from ..encoding import Encoded
 from ..network import Dense, activate
 from ..quantization import QuantizedInput
 from .base import LRU
@@ -73,6 +83,8 @@ SAFETY = 2.0              # every bound doubled: covers the float64 rounding of 
 SAFE_HIGH = 2.0 ** 100     # |x|, |w| and K |x| |w| at most this: no float32 product or sum overflows (2^128)
 UNDERFLOW = 2.0 ** -150    # a float32 rounding's absolute error below the normal range (half a subnormal step)
 U32, U64 = 2.0 ** -24, 2.0 ** -53                  # unit roundoffs
+UNDERFLOW64 = 2.0 ** -1074  # >= a float64 rounding's absolute error below the normal range (2^-1075 rounds to 0)
+FLOAT64_SAFE = 2.0 ** 1000  # |logits| and every float64 activation bounded by this: no float64 overflow either way
 KEPT_FIRST_LAYERS = 4     # first-layer products kept (2.4 MB each on mnist-5k): activation moves reuse them
 
 
@@ -94,12 +106,13 @@ class CertifiedLogits:
 
     ``logits(network)`` returns logits whose argmax is exactly float64's (see the
     module docstring); ``last_uncertain`` is how many samples the last call
-    computed again in float64. The first layer's product is kept per layer object,
-    so an activation-bit move (same weights) skips it. Thread-safe (the prefetch
+    computed again in float64. The first layer's product is kept per layer object
+    whose arrays are all encoded (immutable), so an activation-bit move (same
+    quantized weights) skips it. Thread-safe (the prefetch
     thread and the kernel share one)."""
 
     def __init__(self, X):
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        X = np.ascontiguousarray(check_array_2d("X", X), dtype=np.float64)    # as network.logits refuses X
         self.X = X
         # the pixels some sample lights: the float32 product leaves the others out (exact zeros)
         self.columns = np.flatnonzero((X != 0).any(axis=0))
@@ -134,20 +147,24 @@ class CertifiedLogits:
             return self._later_layers(network, self._first_layer(first, network.activation, exact=True))
         if network.activation not in FLOAT32_ACTIVATIONS or not self._float32_safe(network):
             return self._plain(network)
-        A, largest = self._first_layer(first, network.activation, exact=False)
+        A, A_max = self._first_layer(first, network.activation, exact=False)
+        bound, bound64, magnitude = self._bounds(network, A_max)
         second = later[0]
         W = second.value("weight")
-        if largest.max() * _largest_magnitude(W) * (W.shape[0] + 2) > SAFE_HIGH:   # could overflow float32
+        if (A_max.max() * _largest_magnitude(W) * (W.shape[0] + 2) > SAFE_HIGH    # float32 could overflow
+                or not magnitude <= FLOAT64_SAFE):    # float64 could overflow in one computation (NaN: a bad weight)
             return self._plain(network)
         Z = np.add(A @ W.astype(np.float32), second.value("bias"), dtype=np.float64)    # widened as it is added
         if len(later) > 1:
-            Z = network._logits(activate(network.activation, Z), start=2)     # checks the output is finite
-        elif not np.isfinite(Z).all():                 # a non-finite bias: network.logits says so
-            return self._plain(network)
-        uncertain = ~self._argmax_certain(Z, self.logit_bound(network))
+            Z = network._logits(activate(network.activation, Z), start=2)
+        uncertain = ~self._argmax_certain(Z, bound)
         if uncertain.any():                            # these in float64, as network.logits computes them
-            rows = self.X[uncertain]
-            Z[uncertain] = self._later_layers(network, first.forward(rows))
+            Z[uncertain] = self._later_layers(network, first.forward(self.X[uncertain]))
+            # ... though not in its order: a BLAS sums a (rows, 784) product in other blocks than the
+            # (n, 784) one. Where float64 is within its own rounding of a tie, network.logits's numbers decide.
+            tied = np.flatnonzero(uncertain)[~self._argmax_certain(Z[uncertain], bound64[uncertain])]
+            if tied.size:
+                Z[tied] = network.logits(self.X)[tied]
         self.last_uncertain = int(uncertain.sum())
         return Z
 
@@ -177,40 +194,64 @@ class CertifiedLogits:
         (p the column norms of the first layer's weights over the kept pixels), the
         float32 rounding of the first bias and its addition, the second float32
         product's gamma32 max_j |a_ij| ||w_k||_1, and the float64 rounding of both
-        computations, gamma64 (max_j |a_ij| ||w_k||_1 + |b_k|) a layer. max_j |z_ij|
+        computations, gamma64 (max_j |a_ij| ||w_k||_1 + |b_k|) a layer, plus
+        2^-1074 an operation below float64's normal range. max_j |z_ij|
         of the first layer is bounded by Cauchy-Schwarz, ||x_i|| max_j ||w_j|| +
         max_j |b_j|, not scanned: it only scales the tiny rounding terms. The terms
         are summed as one (n_samples, n_terms) @ (n_terms, n_classes) product."""
+        A_max = self._first_layer(network.layers[0], network.activation, exact=False)[1]
+        return self._bounds(network, A_max)[0]
+
+    @np.errstate(over="ignore", invalid="ignore")     # an overflow: magnitude inf or NaN, the plain road
+    def _bounds(self, network, A_max):
+        """(``logit_bound``, its float64 terms alone, the largest |activation| or |logit|
+        either computation can reach in a float64 layer). The float64 terms bound how
+        far two float64 computations of the network, summing in different orders, can
+        be apart. ``A_max``: (n,) max_j |a_ij| of the float32 road's first activations."""
         first = network.layers[0]
         W = first.value("weight")
         kept = self._kept_rows(W)
         p = np.sqrt(np.einsum("ij,ij->j", kept, kept))               # (n_units,) ||w_j||, kept pixels
         p_max, bias = (p.max() if p.size else 0.0), np.abs(first.value("bias"))
-        n, b_max = len(self.X), (bias.max() if bias.size else 0.0)
+        n, b_max, ones = len(self.X), (bias.max() if bias.size else 0.0), np.ones_like(p)
         g = 2 * gamma(W.shape[0] + 2, U64)                          # both computations' float64 rounding
         # max_j |z_ij| (and so |a_ij|) over what either computation can have
         largest = self.x_norm * p_max + b_max + self.row_bound * p_max
         # below float32's normal range a rounding errs by up to 2^-150, not relatively: x, w
         # (|w| <= p_max over the kept pixels), each product, the bias and its addition
         underflow = SAFETY * (self._nonzero + 4) * UNDERFLOW * (1 + p_max + self.x_max)
-        rows = [self.row_bound,                                      # the first float32 product
-                underflow + SAFETY * U32 * largest + g * largest,    # underflow; the float32 sum z + b; float64's
-                np.full(n, SAFETY * U32 + g)]                        # b rounded to float32; float64's bias
-        columns = [p, np.ones_like(p), bias]
-        A_max = self._first_layer(first, network.activation, exact=False)[1]    # (n,) max_j |a_ij|, measured
+        float32 = [(self.row_bound, p),                             # the first float32 product
+                   (underflow + SAFETY * U32 * largest, ones),       # its underflow; the float32 sum z + b
+                   (np.full(n, SAFETY * U32), bias)]                 # b rounded to float32
+        float64 = self._float64_terms(g * largest, ones, bias, W.shape[0])   # the reference's first layer
+        magnitude = largest.max()
         for i, layer in enumerate(network.layers[1:]):
             W = np.abs(layer.value("weight"))
-            columns = [c @ W for c in columns]
-            g = 2 * gamma(W.shape[0] + 2, U64)
+            float32 = [(r, c @ W) for r, c in float32]
+            float64 = [(r, c @ W) for r, c in float64]
             column_sums, bias = W.sum(axis=0), np.abs(layer.value("bias"))
-            rows += [g * largest, np.full(n, g)]
-            columns += [column_sums, bias]
+            g = 2 * gamma(W.shape[0] + 2, U64)
+            float64 += self._float64_terms(g * largest, column_sums, bias, W.shape[0])
             if i == 0:                                   # the second layer's float32 product, and its underflow
-                rows += [SAFETY * gamma(W.shape[0] + 2, U32) * A_max,
-                         SAFETY * (W.shape[0] + 2) * UNDERFLOW * (1 + A_max)]
-                columns += [column_sums, np.ones_like(column_sums)]
-            largest = largest * column_sums.max() + bias.max() + sum(r.max() * c.max() for r, c in zip(rows, columns))
-        return np.column_stack(rows) @ np.vstack(columns)
+                float32 += [(SAFETY * gamma(W.shape[0] + 2, U32) * A_max, column_sums),
+                            (SAFETY * (W.shape[0] + 2) * UNDERFLOW * (1 + A_max), np.ones_like(column_sums))]
+            largest = (largest * column_sums.max() + bias.max()
+                       + sum(r.max() * c.max() for r, c in float32 + float64))
+            magnitude = max(magnitude, largest.max())
+        terms = float32 + float64
+        bound = np.column_stack([r for r, _ in terms]) @ np.vstack([c for _, c in terms])
+        bound64 = np.column_stack([r for r, _ in float64]) @ np.vstack([c for _, c in float64])
+        return bound, bound64, magnitude
+
+    @staticmethod
+    def _float64_terms(rows, columns, bias, n_inputs):
+        """A float64 layer's rounding in both computations, as (per sample, per unit)
+        terms: ``rows`` x ``columns`` = gamma64 max_j |a_ij| ||w_k||_1 (doubled), then
+        gamma64 |b_k| (doubled), and below the normal range 2^-1074 an operation
+        (K products, the sum, the bias; both computations; SAFETY)."""
+        n = len(rows)
+        return [(rows, columns), (np.full(n, 2 * gamma(n_inputs + 2, U64)), bias),
+                (np.full(n, SAFETY * 2 * (n_inputs + 2) * UNDERFLOW64), np.ones_like(columns))]
 
     def _kept_rows(self, W):
         """The first layer's weights of the pixels kept (``columns``)."""
@@ -226,8 +267,11 @@ class CertifiedLogits:
         road) its activations in float32, from a float32 product and bias, with their
         largest magnitude per sample: (A, max_j |a_ij|). Kept per layer object and road."""
         key = (id(layer), exact, None if exact else activation)
+        # kept only for a layer whose arrays are all encoded (immutable): a float array changed
+        # in place (training) would leave its product stale
+        immutable = all(isinstance(layer.stored(name), Encoded) for name in layer.array_names)
         with self._lock:
-            kept = self._first.peek(key)
+            kept = self._first.peek(key) if immutable else None
         if kept is not None and kept[0] is layer:         # the same object (ids are reused once freed)
             return kept[1]
         if exact:
@@ -240,8 +284,9 @@ class CertifiedLogits:
                 out = A, A.max(axis=1).astype(np.float64)
             else:                                          # identity
                 out = A, np.maximum(A.max(axis=1), -A.min(axis=1)).astype(np.float64)
-        with self._lock:
-            self._first.put(key, (layer, out))
+        if immutable:
+            with self._lock:
+                self._first.put(key, (layer, out))
         return out
 
     @staticmethod
