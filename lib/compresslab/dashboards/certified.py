@@ -214,7 +214,6 @@ class CertifiedLogits:
         p = np.sqrt(np.einsum("ij,ij->j", kept, kept))               # (n_units,) ||w_j||, kept pixels
         p_max, bias = (p.max() if p.size else 0.0), np.abs(first.value("bias"))
         n, b_max, ones = len(self.X), (bias.max() if bias.size else 0.0), np.ones_like(p)
-        g = 2 * gamma(W.shape[0] + 2, U64)                          # both computations' float64 rounding
         # max_j |z_ij| (and so |a_ij|) over what either computation can have
         largest = self.x_norm * p_max + b_max + self.row_bound * p_max
         # below float32's normal range a rounding errs by up to 2^-150, not relatively: x, w
@@ -223,15 +222,14 @@ class CertifiedLogits:
         float32 = [(self.row_bound, p),                             # the first float32 product
                    (underflow + SAFETY * U32 * largest, ones),       # its underflow; the float32 sum z + b
                    (np.full(n, SAFETY * U32), bias)]                 # b rounded to float32
-        float64 = self._float64_terms(g * largest, ones, bias, W.shape[0])   # the reference's first layer
+        float64 = self._float64_terms(largest, ones, bias, W.shape[0])       # the reference's first layer
         magnitude = largest.max()
         for i, layer in enumerate(network.layers[1:]):
             W = np.abs(layer.value("weight"))
             float32 = [(r, c @ W) for r, c in float32]
             float64 = [(r, c @ W) for r, c in float64]
             column_sums, bias = W.sum(axis=0), np.abs(layer.value("bias"))
-            g = 2 * gamma(W.shape[0] + 2, U64)
-            float64 += self._float64_terms(g * largest, column_sums, bias, W.shape[0])
+            float64 += self._float64_terms(largest, column_sums, bias, W.shape[0])
             if i == 0:                                   # the second layer's float32 product, and its underflow
                 float32 += [(SAFETY * gamma(W.shape[0] + 2, U32) * A_max, column_sums),
                             (SAFETY * (W.shape[0] + 2) * UNDERFLOW * (1 + A_max), np.ones_like(column_sums))]
@@ -244,13 +242,13 @@ class CertifiedLogits:
         return bound, bound64, magnitude
 
     @staticmethod
-    def _float64_terms(rows, columns, bias, n_inputs):
-        """A float64 layer's rounding in both computations, as (per sample, per unit)
-        terms: ``rows`` x ``columns`` = gamma64 max_j |a_ij| ||w_k||_1 (doubled), then
-        gamma64 |b_k| (doubled), and below the normal range 2^-1074 an operation
+    def _float64_terms(largest, columns, bias, n_inputs):
+        """A float64 layer's rounding in both computations (g = 2 gamma64_{K+2}), as
+        (per sample, per unit) terms: g max_j |a_ij| ||w_k||_1 (``largest`` x
+        ``columns``), g |b_k|, and below the normal range 2^-1074 an operation
         (K products, the sum, the bias; both computations; SAFETY)."""
-        n = len(rows)
-        return [(rows, columns), (np.full(n, 2 * gamma(n_inputs + 2, U64)), bias),
+        n, g = len(largest), 2 * gamma(n_inputs + 2, U64)
+        return [(g * largest, columns), (np.full(n, g), bias),
                 (np.full(n, SAFETY * 2 * (n_inputs + 2) * UNDERFLOW64), np.ones_like(columns))]
 
     def _kept_rows(self, W):
