@@ -24,7 +24,7 @@ def test_environment_yml_and_pyproject_name_the_same_runtime_dependencies():
     conda -= {"python", "pip"}
     assert pyproject == conda
     assert {"numpy", "scipy", "scikit-learn", "matplotlib", "ipympl", "ipywidgets", "jupyterlab", "tqdm",
-            "ipykernel", "voila"} == pyproject      # ipykernel: pinned below 7, see pyproject.toml
+            "ipykernel", "voila", "psutil"} == pyproject      # ipykernel: pinned below 7, see pyproject.toml
 
 
 def test_the_kernel_is_pinned_below_7_in_both_files():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -105,10 +106,11 @@ def bench_core(names=("digits", "mnist-5k")) -> list[dict]:
 FIRST_VISIT_ROUNDS = 3      # back-to-back first visits pooled over rounds: one round is 17 moves
 
 
-def _time_moves(dash, moves) -> list[float]:
+def _time_moves(dash, moves, threads=None) -> list[float]:
     """Seconds per control change, including the diff image ipympl would send, encoded
     as the suite's figures encode it (``plots.blit.DiffEncoder``: changed pixels only,
-    unfiltered PNG)."""
+    unfiltered PNG). ``threads``: a list to append each move's BLAS thread count to
+    (``dash.move_threads``; BLAS's own count where the move did not limit it)."""
     from .plots.blit import DiffEncoder
 
     encoder = DiffEncoder()
@@ -120,6 +122,58 @@ def _time_moves(dash, moves) -> list[float]:
         encoder.encode(dash.fig.canvas.buffer_rgba())
         times.append(time.perf_counter() - t)
         assert dash.last_error is None, dash.last_error
+        if threads is not None:
+            threads.append(dash.move_threads or blas_threads())
+    return times
+
+
+@contextmanager
+def _one_core_busy():
+    """Another process keeps a core busy meanwhile (a classroom laptop is never idle).
+    Waits until the dashboards' ``CoreShare`` has had a whole window of it."""
+    import subprocess
+    import sys
+
+    from .dashboards.cores import CORES
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(2.5 * CORES.window)
+        CORES.update()
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def _threads_text(threads) -> str:
+    """The BLAS thread counts moves used: "2", or "1-2"."""
+    low, high = min(threads), max(threads)
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def _lowrank_first_visits(dash, moves, start_ranks, threads) -> list[float]:
+    """The rank-slider moves from ``start_ranks``, every setting computed afresh."""
+    with dash.syncing():
+        for name, value in start_ranks.items():
+            dash.controls[name].value = value
+    dash.refresh()
+    dash.settle(timeout=60)
+    dash.reports.clear()
+    dash.prefix_forward._kept.clear()
+    return _time_moves(dash, moves, threads)
+
+
+def _quantization_first_visits(dash, moves, start_setting, threads) -> list[float]:
+    """``FIRST_VISIT_ROUNDS`` rounds of ``moves`` from the same start, every setting
+    forgotten before each: first visits, back to back."""
+    times = []
+    for _ in range(FIRST_VISIT_ROUNDS):
+        for name, value in start_setting.items():
+            dash.controls[name].value = value
+        dash.settle(timeout=60)
+        dash.forget_visits()
+        times += _time_moves(dash, moves, threads)
     return times
 
 
@@ -163,11 +217,18 @@ def bench_dashboards() -> list[dict]:
     for visit in ("first", "again"):
         for name, value in start_ranks.items():     # "again" revisits the very same settings
             dash.controls[name].value = value
-        times = _time_moves(dash, moves)
+        threads = []
+        times = _time_moves(dash, moves, threads)
         dash.settle(timeout=60)
         rows.append(dict(dashboard="low-rank, rank sliders (mnist-5k)", visit=visit, moves=len(moves),
                          median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
-                         build_s=build_s, ready_s=build_s))
+                         threads=_threads_text(threads), build_s=build_s, ready_s=build_s))
+    threads = []
+    with _one_core_busy():
+        times = _lowrank_first_visits(dash, moves, start_ranks, threads)
+    rows.append(dict(dashboard="low-rank, rank sliders (mnist-5k), one core busy", visit="first",
+                     moves=len(times), median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
+                     threads=_threads_text(threads), build_s=build_s, ready_s=build_s))
     dash.controls["mode"].value = "energy"
     times = _time_moves(dash, [("energy", e) for e in (0.3, 0.5, 0.7, 0.8, 0.85, 0.9)])
     rows.append(dict(dashboard="low-rank, energy slider (mnist-5k)", visit="first", moves=len(times),
@@ -192,40 +253,45 @@ def bench_dashboards() -> list[dict]:
                                                                         "activation_bits")}
         dash.fig.canvas.draw()
         if not prefetch:             # moves while the k-means warm-up still runs (target: none over 100 ms)
-            warming = _time_moves(dash, [("bits", b) for b in (7, 9, 10, 11, 12, 13, 14)])
+            threads = []
+            warming = _time_moves(dash, [("bits", b) for b in (7, 9, 10, 11, 12, 13, 14)], threads)
             rows.append(dict(dashboard="quantization, during warm-up", visit="first", moves=len(warming),
                              median_ms=1e3 * float(np.median(warming)), max_ms=1e3 * max(warming),
-                             build_s=build_s, ready_s=float("nan")))
+                             threads=_threads_text(threads), build_s=build_s, ready_s=float("nan")))
         if dash.warmup is not None:
             dash.warmup.join()
         dash.settle(timeout=60)
         dash.flush()
         ready_s = time.perf_counter() - start
         if prefetch:                 # a user who looks before each move: what is one move away is scored
-            times = []
+            times, threads = [], []
             for move in moves:
                 dash.settle(timeout=60)
                 dash.wait_prefetched()
-                times += _time_moves(dash, [move])
+                times += _time_moves(dash, [move], threads)
             what = "first visit after a pause (prefetched)"
         else:                        # three rounds from the same start, every setting forgotten before each
-            times = []
-            for _ in range(FIRST_VISIT_ROUNDS):
-                for name, value in start_setting.items():
-                    dash.controls[name].value = value
-                dash.settle(timeout=60)
-                dash.forget_visits()
-                times += _time_moves(dash, moves)
+            threads = []
+            times = _quantization_first_visits(dash, moves, start_setting, threads)
             what = f"first visit, back to back (computed on the move), {FIRST_VISIT_ROUNDS} rounds"
         rows.append(dict(dashboard=f"quantization (mnist-5k), {what}", visit="first", moves=len(times),
                          median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
-                         build_s=build_s, ready_s=ready_s))
+                         threads=_threads_text(threads), build_s=build_s, ready_s=ready_s))
         for name, value in (("bits", 5), ("range", "minmax"), ("granularity", "tensor"), ("activation_bits", 0)):
             dash.controls[name].value = value
-        times = _time_moves(dash, moves)
+        threads = []
+        times = _time_moves(dash, moves, threads)
         rows.append(dict(dashboard="quantization (mnist-5k), the same moves again", visit="again",
                          moves=len(moves), median_ms=1e3 * float(np.median(times)), max_ms=1e3 * max(times),
-                         build_s=build_s, ready_s=ready_s))
+                         threads=_threads_text(threads), build_s=build_s, ready_s=ready_s))
+        if not prefetch:
+            threads = []
+            with _one_core_busy():
+                times = _quantization_first_visits(dash, moves, start_setting, threads)
+            rows.append(dict(dashboard="quantization (mnist-5k), first visit, back to back, one core busy",
+                             visit="first", moves=len(times), median_ms=1e3 * float(np.median(times)),
+                             max_ms=1e3 * max(times), threads=_threads_text(threads), build_s=build_s,
+                             ready_s=ready_s))
         dash.close()
     return rows
 
@@ -558,11 +624,11 @@ def print_table(rows, title):
     print(f"\n{title}")
     if not rows:
         return
-    keys = list(rows[0])
-    widths = [max(len(k), *(len(_fmt(r[k])) for r in rows)) for k in keys]
+    keys = list(dict.fromkeys(k for r in rows for k in r))     # every row's columns, in order of appearance
+    widths = [max(len(k), *(len(_fmt(r.get(k, ""))) for r in rows)) for k in keys]
     print("  ".join(k.rjust(w) for k, w in zip(keys, widths)))
     for r in rows:
-        print("  ".join(_fmt(r[k]).rjust(w) for k, w in zip(keys, widths)))
+        print("  ".join(_fmt(r.get(k, "")).rjust(w) for k, w in zip(keys, widths)))
 
 
 def _fmt(v):

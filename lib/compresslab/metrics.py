@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import sys
 import threading
 import time
 import warnings
@@ -160,6 +161,7 @@ _blas_lock = threading.Lock()
 _blas_holds: dict = {}           # one entry per limit in force: id of its token -> the thread count it asks
 _blas_own = None                 # each BLAS library's own thread count, kept while a limit is in force
 _blas_libs = None                # (setters, getters) of the BLAS libraries loaded at the latest first limit
+_blas_modules = -1               # len(sys.modules) when _blas_libs was read
 
 
 def _blas_setters():
@@ -167,8 +169,15 @@ def _blas_setters():
     and one reading it. OpenBLAS's ``openblas_set_num_threads`` is obeyed from a thread
     other than the main one only until the main thread has called it once (measured);
     ``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+) is obeyed from any thread and
-    sets the same process-wide count. Other libraries: threadpoolctl's setter."""
-    global _blas_libs
+    sets the same process-wide count. Other libraries: threadpoolctl's setter.
+
+    Listing the libraries takes ~3 ms (threadpoolctl walks every loaded shared
+    object), too much for each slider move, so the list is kept; a BLAS library is
+    loaded by an import (numpy, scipy.linalg, torch), so it is read again only when
+    ``sys.modules`` has grown since."""
+    global _blas_libs, _blas_modules
+    if _blas_libs is not None and _blas_modules == len(sys.modules):
+        return _blas_libs
     from threadpoolctl import ThreadpoolController
 
     libs = ThreadpoolController().select(user_api="blas").lib_controllers     # ~1 ms: at a first limit
@@ -181,7 +190,7 @@ def _blas_setters():
         else:
             setters.append(lib.set_num_threads)
         getters.append(lambda lib=lib: lib.num_threads)
-    _blas_libs = (setters, getters)
+    _blas_libs, _blas_modules = (setters, getters), len(sys.modules)
     return _blas_libs
 
 
@@ -199,8 +208,9 @@ def _blas_apply() -> None:
 
 
 @contextmanager
-def _blas_threads_limited(threads: int):
-    """BLAS limited to ``threads`` threads; yields the count in effect.
+def _blas_threads_limited(threads: int, *, below_own: bool = False):
+    """BLAS limited to ``threads`` threads; yields the count in effect. ``below_own``:
+    never more than BLAS's own count (a timing may ask for more; a move never does).
 
     BLAS's thread count is one setting for the whole process, and threads of the
     suite (a warm-up, a measurement, the prefetch) limit it at once. When each
@@ -217,7 +227,7 @@ def _blas_threads_limited(threads: int):
         if not _blas_holds:
             _, getters = _blas_setters()
             _blas_own = [get() for get in getters]
-        _blas_holds[id(token)] = threads
+        _blas_holds[id(token)] = min(threads, min(_blas_own)) if below_own and _blas_own else threads
         _blas_apply()
         counts = [get() for get in _blas_libs[1]]
     try:

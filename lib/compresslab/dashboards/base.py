@@ -78,6 +78,7 @@ from concurrent import futures
 import ipywidgets as widgets
 
 from .. import metrics
+from .cores import CORES
 
 MEASURE_DELAY = 0.3            # seconds of stillness before the file is deflated and the speed timed
 FILE_SIZE_DELAY = MEASURE_DELAY
@@ -204,6 +205,8 @@ class LiveDashboard(Dashboard):
         self._gate = threading.Condition()   # warm-ups wait on it while moves and measurements run
         self._moves, self._pending, self._closed = 0, set(), False
         self.last_move = 0.0              # time.monotonic() when the last move was handled
+        self.move_threads = None          # BLAS threads of the latest move if it limited them (``moving``)
+        CORES.update()                    # a first reading: by the first move, a window has likely passed
         self._generation = 0            # bumped by every update: stale background results are dropped
         self._inbox = queue.SimpleQueue()
         self._loop = _kernel_loop()
@@ -450,12 +453,18 @@ class LiveDashboard(Dashboard):
     @contextlib.contextmanager
     def moving(self):
         """Held while a move is handled: a running measurement stops (it would time
-        the move too) and warm-ups pause (``warmup_gate``)."""
+        the move too), warm-ups pause (``warmup_gate``), and BLAS takes one thread
+        fewer for each core other processes keep busy (``cores.CoreShare``: on a
+        busy 2-core machine, two threads make a move 1.5x slower, one thread no slower)."""
         self._stop_measurement()
         with self._gate:
             self._moves += 1
+        threads = CORES.threads(CORES.n_cores)
+        limit = (metrics._blas_threads_limited(threads, below_own=True) if threads < CORES.n_cores
+                 else contextlib.nullcontext(None))
         try:
-            yield
+            with limit as self.move_threads:
+                yield
         finally:
             with self._gate:
                 self._moves -= 1

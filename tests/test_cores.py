@@ -1,0 +1,200 @@
+"""CoreShare: a move's BLAS threads follow the cores other processes leave free.
+
+The arithmetic is checked on fake clocks (every case exact); one test reads the
+real machine while another process keeps a core busy; two check that a
+dashboard move runs with the count CoreShare gives and leaves BLAS as it found it.
+"""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from compresslab.dashboards import cores
+from compresslab.dashboards.cores import CoreShare
+from compresslab.metrics import _blas_threads_limited, blas_threads
+
+
+class FakeClocks:
+    """Busy CPU seconds of the machine, of this process, and wall seconds, set by hand."""
+
+    def __init__(self):
+        self.machine, self.own, self.wall = 100.0, 10.0, 1000.0
+
+    def advance(self, seconds, *, others, own=1.0):
+        """``seconds`` pass; other processes use ``others`` cores, this one ``own``."""
+        self.wall += seconds
+        self.own += own * seconds
+        self.machine += (others + own) * seconds
+
+    def share(self, n_cores=2, window=0.5):
+        return CoreShare(n_cores, window=window, machine_seconds=lambda: self.machine,
+                         own_seconds=lambda: self.own, clock=lambda: self.wall)
+
+
+@pytest.mark.parametrize("others, own", [(0.0, 1.0), (1.0, 1.0), (0.3, 2.0), (1.7, 0.2)])
+def test_others_is_the_machines_cpu_less_this_processes_over_the_window(others, own):
+    clocks = FakeClocks()
+    share = clocks.share()
+    assert share.update() == 0.0                      # a first reading: nothing known yet
+    clocks.advance(0.8, others=others, own=own)
+    assert share.update() == pytest.approx(others)
+
+
+def test_a_reading_waits_for_a_whole_window_and_keeps_the_last_value_meanwhile():
+    clocks = FakeClocks()
+    share = clocks.share(window=0.5)
+    share.update()
+    clocks.advance(0.6, others=1.0)
+    assert share.update() == pytest.approx(1.0)
+    clocks.advance(0.3, others=2.0)                   # under a window since the last reading
+    assert share.update() == pytest.approx(1.0)
+    clocks.advance(0.3, others=0.0)                   # 0.6 s since it: one reading of both spans
+    assert share.update() == pytest.approx(1.0)
+    clocks.advance(0.5, others=0.0)
+    assert share.update() == 0.0
+
+
+@pytest.mark.parametrize("n_cores, others, threads", [
+    (2, 0.0, 2), (2, 0.49, 2), (2, 0.5, 1), (2, 1.0, 1), (2, 2.0, 1),
+    (4, 0.0, 4), (4, 0.6, 3), (4, 1.49, 3), (4, 1.5, 2), (4, 3.9, 1),
+    (1, 0.0, 1), (1, 1.0, 1)])
+def test_a_core_counts_as_taken_once_others_use_half_of_it(n_cores, others, threads):
+    clocks = FakeClocks()
+    share = clocks.share(n_cores)
+    share.update()
+    clocks.advance(1.0, others=others)
+    assert share.threads(n_cores) == threads
+    assert share.threads(1) == 1                      # never more than asked
+    assert share.free_cores() == threads
+
+
+@pytest.mark.parametrize("machine_delta, own_delta, expected", [
+    (0.0, 0.02, 0.0),          # the clocks tick in 10 ms steps: this process's may lead the machine's
+    (9.0, 0.0, 2.0),           # never more than the machine has
+])
+def test_readings_are_clipped_to_what_the_machine_has(machine_delta, own_delta, expected):
+    clocks = FakeClocks()
+    share = clocks.share(2)
+    share.update()
+    clocks.machine += machine_delta
+    clocks.own += own_delta
+    clocks.wall += 1.0
+    assert share.update() == expected
+
+
+def test_without_a_machine_clock_nothing_is_limited():
+    share = CoreShare(2, machine_seconds=lambda: None)
+    share.update()
+    time.sleep(0.01)
+    assert share.update() == 0.0 and share.threads(2) == 2
+
+
+def test_the_machine_clock_counts_busy_cpu_seconds():
+    before = cores._machine_cpu_seconds()
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:             # this process keeps a core busy for 0.2 s
+        pass
+    assert cores._machine_cpu_seconds() - before >= 0.15
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs a second core for the other process")
+def test_another_process_keeping_a_core_busy_is_seen_and_takes_a_thread():
+    share = CoreShare(window=0.5)
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        share.update()
+        time.sleep(1.0)
+        others = share.update()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert others >= 0.6                              # ~1.0; more if the machine is busy otherwise too
+    assert share.threads(share.n_cores) <= share.n_cores - 1
+
+
+def test_a_limit_below_its_own_count_never_raises_blas():
+    own = blas_threads()
+    with _blas_threads_limited(own + 3, below_own=True) as threads:
+        assert threads == own and blas_threads() == own
+    with _blas_threads_limited(1, below_own=True) as threads:
+        assert threads == 1 and blas_threads() == 1
+    assert blas_threads() == own
+
+
+def test_the_blas_library_list_is_read_again_only_after_an_import():
+    from compresslab import metrics
+
+    first = metrics._blas_setters()
+    assert metrics._blas_setters() is first           # ~3 ms saved on every move that limits BLAS
+    sys.modules["_compresslab_test_import"] = type(sys)("_compresslab_test_import")
+    try:
+        again = metrics._blas_setters()
+    finally:
+        del sys.modules["_compresslab_test_import"]
+    assert again is not first and len(again[0]) == len(first[0])
+
+
+def _dashboards_see(monkeypatch, others):
+    """The dashboards' CoreShare replaced by one that saw other processes use ``others``
+    of a 2-core machine's cores over the last second."""
+    from compresslab.dashboards import base
+
+    clocks = FakeClocks()
+    share = clocks.share(n_cores=2)
+    share.update()
+    clocks.advance(1.0, others=others)
+    monkeypatch.setattr(base, "CORES", share)
+
+
+def _threads_inside_moves(dash, moves):
+    """BLAS's thread count as each move computes (read inside ``update``)."""
+    seen, update = [], dash.update
+
+    def recording_update():
+        seen.append(blas_threads())
+        update()
+
+    dash.update = recording_update
+    for name, value in moves:
+        dash.controls[name].value = value
+        assert dash.last_error is None, dash.last_error
+    return seen
+
+
+@pytest.mark.skipif(blas_threads() < 2, reason="BLAS runs one thread here: nothing to take away")
+def test_a_move_on_a_busy_machine_runs_blas_at_one_thread_and_gives_it_back(monkeypatch):
+    from compresslab.dashboards import QuantizationDashboard
+
+    _dashboards_see(monkeypatch, others=1.0)
+    dash = QuantizationDashboard(bits=4, prefetch=False)
+    try:
+        if dash.warmup is not None:
+            dash.warmup.join(60)                        # its steps hold BLAS at 1 too
+        dash.settle(60)
+        own = blas_threads()
+        assert _threads_inside_moves(dash, [("bits", 3), ("bits", 6)]) == [1, 1]
+        assert dash.move_threads == 1
+        assert blas_threads() == own
+        ds = dash.dataset                               # the same numbers at any thread count
+        assert dash.report.accuracy == dash.network_for("symmetric", 6).score(ds.X_test, ds.y_test)
+    finally:
+        dash.close()
+
+
+@pytest.mark.skipif(blas_threads() < 2, reason="BLAS runs one thread here: nothing to take away")
+def test_a_move_on_an_idle_machine_keeps_blas_at_its_own_count(monkeypatch):
+    from compresslab.dashboards import LowRankDashboard
+
+    _dashboards_see(monkeypatch, others=0.1)
+    dash = LowRankDashboard()
+    try:
+        if dash.warmup is not None:
+            dash.warmup.join(60)                        # its steps hold BLAS at 1 meanwhile
+        dash.settle(60)
+        own = blas_threads()
+        assert _threads_inside_moves(dash, [("rank0", 7)]) == [own]
+        assert dash.move_threads is None
+    finally:
+        dash.close()
