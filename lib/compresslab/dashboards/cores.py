@@ -12,18 +12,18 @@ lose by more on a busy one: the busy process, the kernel's thread and BLAS's
 second thread then share two cores, and the kernel's thread, which runs all of
 a move's Python and waits for the slowest thread of every product, gets about
 two thirds of a core (25 ms is 1.5 x 16.8 ms). Most of that is OpenBLAS's
-second thread spinning, after each product, for the next one (with
-OPENBLAS_THREAD_TIMEOUT=4, no spin, two threads took 17.7 ms on the busy
-machine; but that variable is read once, when NumPy loads, before any notebook
-cell runs). So before each move a dashboard
-asks how much CPU the other processes used lately, and takes one BLAS thread
-fewer for each core they keep busy (``CoreShare.threads``).
+second thread spinning after each product, waiting for the next one: with
+OPENBLAS_THREAD_TIMEOUT=4 (no spin) two threads took 17.7 ms on the busy
+machine, but that variable is read once, as NumPy loads, before any notebook
+cell could set it. So before each move a dashboard asks how much CPU the other
+processes used lately, and takes one BLAS thread fewer for each core they keep
+busy (``CoreShare.threads``).
 
 "Lately" is the last ``window`` seconds or more, between two readings of the
 machine's CPU time (``psutil.cpu_times``, all processes) and of this process's
 own (``time.process_time``, all its threads: its BLAS threads and background
 jobs are not "others"). A reading is taken at most once a window, so a move
-costs a dictionary lookup most of the time and ~0.1 ms otherwise. Where psutil
+costs a clock read most of the time and ~0.05 ms otherwise. Where psutil
 is missing (ipykernel installs it), nothing is limited.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ import threading
 import time
 
 WINDOW = 0.5            # s: a shorter span is too coarse for the OS's CPU clock (10 ms ticks)
-SHARED_CORE = 0.5       # a core counts as taken once others use more than half of it
+SHARED_CORE = 0.5       # a core counts as taken once others use half of it
 
 
 def _machine_cpu_seconds():
@@ -84,7 +84,7 @@ class CoreShare:
             return self.others
 
     def free_cores(self) -> int:
-        """Cores not taken by others: a core counts as taken past ``SHARED_CORE`` of it. At least 1."""
+        """Cores not taken by others (a core counts as taken from ``SHARED_CORE`` of it on). At least 1."""
         return max(1, self.n_cores - math.floor(self.update() + 1 - SHARED_CORE))
 
     def threads(self, most: int) -> int:
