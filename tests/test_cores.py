@@ -84,8 +84,19 @@ def test_readings_are_clipped_to_what_the_machine_has(machine_delta, own_delta, 
     assert share.update() == expected
 
 
-def test_without_a_machine_clock_nothing_is_limited():
-    share = CoreShare(2, machine_seconds=lambda: None)
+@pytest.mark.parametrize("window", [0, -1.0, float("nan")])
+def test_a_window_must_be_positive(window):
+    with pytest.raises(ValueError, match="window must be a positive number of seconds; got"):
+        CoreShare(2, window=window)
+
+
+def _hidden():
+    raise PermissionError("/proc/stat: permission denied")
+
+
+@pytest.mark.parametrize("machine_seconds", [lambda: None, _hidden], ids=["no psutil", "hidden by a sandbox"])
+def test_without_a_machine_clock_nothing_is_limited(machine_seconds):
+    share = CoreShare(2, window=0.001, machine_seconds=machine_seconds)
     share.update()
     time.sleep(0.01)
     assert share.update() == 0.0 and share.threads(2) == 2
