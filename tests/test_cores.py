@@ -137,11 +137,13 @@ def test_a_limit_below_its_own_count_never_raises_blas():
 def test_the_blas_library_list_is_read_again_only_after_an_import():
     from compresslab import metrics
 
-    first = metrics._blas_setters()
-    assert metrics._blas_setters() is first           # ~3 ms saved on every move that limits BLAS
+    with metrics._blas_lock:
+        first = metrics._blas_setters()
+        assert metrics._blas_setters() is first           # ~3 ms saved on every move that limits BLAS
     sys.modules["_compresslab_test_import"] = type(sys)("_compresslab_test_import")
     try:
-        again = metrics._blas_setters()
+        with metrics._blas_lock:
+            again = metrics._blas_setters()
     finally:
         del sys.modules["_compresslab_test_import"]
     assert again is not first and len(again[0]) == len(first[0])
@@ -207,5 +209,49 @@ def test_a_move_on_an_idle_machine_keeps_blas_at_its_own_count(monkeypatch):
         own = blas_threads()
         assert _threads_inside_moves(dash, [("rank0", 7)]) == [own]
         assert dash.move_threads is None
+    finally:
+        dash.close()
+
+
+def test_guest_time_is_counted_once(monkeypatch):
+    """Linux counts a virtual machine's CPU time in user (and guest) and in nice (and guest_nice)."""
+    import collections
+
+    import psutil
+
+    Times = collections.namedtuple("Times", "user nice system idle iowait irq softirq steal guest guest_nice")
+    monkeypatch.setattr(psutil, "cpu_times", lambda: Times(5.0, 1.0, 2.0, 50.0, 1.0, 0, 0, 0, 3.0, 1.0))
+    assert cores._machine_cpu_seconds() == 8.0
+
+
+def test_an_old_openblas_is_never_limited_from_the_kernels_thread(monkeypatch):
+    """Before OpenBLAS 0.3.27 (numpy < 2) a limit set from the main thread makes OpenBLAS
+    ignore the background threads' limits: a move then leaves it alone."""
+    from compresslab import metrics
+
+    _dashboards_see(monkeypatch, others=1.0)
+    monkeypatch.setattr(metrics, "_blas_limits_from_the_main_thread_are_safe", lambda: False)
+    from compresslab.dashboards import LowRankDashboard
+
+    dash = LowRankDashboard()
+    try:
+        dash.controls["rank0"].value = 9
+        assert dash.last_error is None and dash.move_threads is None
+    finally:
+        dash.close()
+
+
+def test_a_move_inside_a_move_gives_the_outer_count_back(monkeypatch):
+    from compresslab.dashboards import LowRankDashboard
+
+    _dashboards_see(monkeypatch, others=1.0)
+    dash = LowRankDashboard()
+    try:
+        with dash.moving():
+            outer = dash.move_threads
+            _dashboards_see(monkeypatch, others=0.0)      # the inner move limits nothing
+            with dash.moving():
+                assert dash.move_threads is None
+            assert dash.move_threads == outer
     finally:
         dash.close()

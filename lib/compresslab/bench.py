@@ -144,6 +144,8 @@ def _one_core_busy():
     finally:
         spinner.kill()
         spinner.wait()
+        time.sleep(1.5 * CORES.window)       # a fresh reading: the rows after this one see an idle machine
+        CORES.update()
 
 
 def _threads_text(threads) -> str:

@@ -182,6 +182,8 @@ def _blas_setters():
 
     libs = ThreadpoolController().select(user_api="blas").lib_controllers     # ~1 ms: at a first limit
     setters, getters = [], []
+    global _blas_any_thread
+    _blas_any_thread = True
     for lib in libs:
         local = getattr(getattr(lib, "dynlib", None), "openblas_set_num_threads_local", None)
         if local is not None:
@@ -189,9 +191,22 @@ def _blas_setters():
             setters.append(local)
         else:
             setters.append(lib.set_num_threads)
+            _blas_any_thread = _blas_any_thread and getattr(lib, "internal_api", "") != "openblas"
         getters.append(lambda lib=lib: lib.num_threads)
     _blas_libs, _blas_modules = (setters, getters), len(sys.modules)
     return _blas_libs
+
+
+_blas_any_thread = True          # every BLAS library's count can be set from any thread (_blas_setters)
+
+
+def _blas_limits_from_the_main_thread_are_safe() -> bool:
+    """Whether the kernel's (main) thread may limit BLAS without breaking the background
+    threads' limits: not with an OpenBLAS older than 0.3.27 (numpy < 2), whose
+    ``openblas_set_num_threads`` then ignores the other threads (see ``_blas_setters``)."""
+    with _blas_lock:
+        _blas_setters()
+        return _blas_any_thread
 
 
 def _blas_apply() -> None:

@@ -459,13 +459,17 @@ class LiveDashboard(Dashboard):
         self._stop_measurement()
         with self._gate:
             self._moves += 1
-        threads = CORES.threads(CORES.n_cores)
-        limit = (metrics._blas_threads_limited(threads, below_own=True) if threads < CORES.n_cores
-                 else contextlib.nullcontext(None))
+            nested, outer = self._moves > 1, self.move_threads     # a move inside a move (training)
         try:
+            threads = CORES.threads(CORES.n_cores)
+            limit = (metrics._blas_threads_limited(threads, below_own=True)
+                     if threads < CORES.n_cores and metrics._blas_limits_from_the_main_thread_are_safe()
+                     else contextlib.nullcontext(None))
             with limit as self.move_threads:
                 yield
         finally:
+            if nested:
+                self.move_threads = outer
             with self._gate:
                 self._moves -= 1
                 self.last_move = time.monotonic()

@@ -45,8 +45,9 @@ def _machine_cpu_seconds():
     except ImportError:       # pragma: no cover - ipykernel depends on psutil
         return None
     times = psutil.cpu_times()
-    idle = times.idle + getattr(times, "iowait", 0.0)
-    return sum(times) - idle
+    # Linux counts a virtual machine's time in user (guest) and nice (guest_nice) too
+    not_busy = sum(getattr(times, name, 0.0) for name in ("idle", "iowait", "guest", "guest_nice"))
+    return sum(times) - not_busy
 
 
 class CoreShare:
