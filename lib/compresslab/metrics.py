@@ -162,6 +162,7 @@ _blas_holds: dict = {}           # one entry per limit in force: id of its token
 _blas_own = None                 # each BLAS library's own thread count, kept while a limit is in force
 _blas_libs = None                # (setters, getters) of the BLAS libraries loaded at the latest first limit
 _blas_modules = -1               # len(sys.modules) when _blas_libs was read
+_blas_any_thread = True          # every BLAS library's count can be set from any thread (_blas_setters)
 
 
 def _blas_setters():
@@ -175,14 +176,13 @@ def _blas_setters():
     object), too much for each slider move, so the list is kept; a BLAS library is
     loaded by an import (numpy, scipy.linalg, torch), so it is read again only when
     ``sys.modules`` has grown since."""
-    global _blas_libs, _blas_modules
+    global _blas_libs, _blas_modules, _blas_any_thread
     if _blas_libs is not None and _blas_modules == len(sys.modules):
         return _blas_libs
     from threadpoolctl import ThreadpoolController
 
     libs = ThreadpoolController().select(user_api="blas").lib_controllers     # ~1 ms: at a first limit
     setters, getters = [], []
-    global _blas_any_thread
     _blas_any_thread = True
     for lib in libs:
         local = getattr(getattr(lib, "dynlib", None), "openblas_set_num_threads_local", None)
@@ -195,9 +195,6 @@ def _blas_setters():
         getters.append(lambda lib=lib: lib.num_threads)
     _blas_libs, _blas_modules = (setters, getters), len(sys.modules)
     return _blas_libs
-
-
-_blas_any_thread = True          # every BLAS library's count can be set from any thread (_blas_setters)
 
 
 def _blas_limits_from_the_main_thread_are_safe() -> bool:

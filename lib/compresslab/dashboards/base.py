@@ -461,7 +461,7 @@ class LiveDashboard(Dashboard):
             self._moves += 1
             nested, outer = self._moves > 1, self.move_threads     # a move inside a move (training)
         try:
-            threads = CORES.threads(CORES.n_cores)
+            threads = CORES.free_cores()
             limit = (metrics._blas_threads_limited(threads, below_own=True)
                      if threads < CORES.n_cores and metrics._blas_limits_from_the_main_thread_are_safe()
                      else contextlib.nullcontext(None))
