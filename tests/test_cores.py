@@ -149,13 +149,18 @@ def test_the_blas_library_list_is_read_again_only_after_an_import():
     assert again is not first and len(again[0]) == len(first[0])
 
 
-def _dashboards_see(monkeypatch, others):
+CPUS = os.cpu_count() or 1
+ALL_BUT_ONE = CPUS - 1.0          # others keep every core but one busy
+
+
+def _dashboards_see(monkeypatch, others, quota=None):
     """The dashboards' CoreShare replaced by one that saw other processes use ``others``
-    of a 2-core machine's cores over the last second."""
+    of this machine's cores over the last second (``quota``: the container's CPU quota)."""
     from compresslab.dashboards import base
 
     clocks = FakeClocks()
-    share = clocks.share(n_cores=2)
+    share = CoreShare(CPUS, quota=quota, machine_seconds=lambda: clocks.machine, own_seconds=lambda: clocks.own,
+                      clock=lambda: clocks.wall)
     share.update()
     clocks.advance(1.0, others=others)
     monkeypatch.setattr(base, "CORES", share)
@@ -180,7 +185,7 @@ def _threads_inside_moves(dash, moves):
 def test_a_move_on_a_busy_machine_runs_blas_at_one_thread_and_gives_it_back(monkeypatch):
     from compresslab.dashboards import QuantizationDashboard
 
-    _dashboards_see(monkeypatch, others=1.0)
+    _dashboards_see(monkeypatch, others=ALL_BUT_ONE)
     dash = QuantizationDashboard(bits=4, prefetch=False)
     try:
         if dash.warmup is not None:
@@ -229,7 +234,7 @@ def test_an_old_openblas_is_never_limited_from_the_kernels_thread(monkeypatch):
     ignore the background threads' limits: a move then leaves it alone."""
     from compresslab import metrics
 
-    _dashboards_see(monkeypatch, others=1.0)
+    _dashboards_see(monkeypatch, others=ALL_BUT_ONE)
     monkeypatch.setattr(metrics, "_blas_limits_from_the_main_thread_are_safe", lambda: False)
     from compresslab.dashboards import LowRankDashboard
 
@@ -244,7 +249,7 @@ def test_an_old_openblas_is_never_limited_from_the_kernels_thread(monkeypatch):
 def test_a_move_inside_a_move_gives_the_outer_count_back(monkeypatch):
     from compresslab.dashboards import LowRankDashboard
 
-    _dashboards_see(monkeypatch, others=1.0)
+    _dashboards_see(monkeypatch, others=ALL_BUT_ONE)
     dash = LowRankDashboard()
     try:
         with dash.moving():
@@ -253,5 +258,102 @@ def test_a_move_inside_a_move_gives_the_outer_count_back(monkeypatch):
             with dash.moving():
                 assert dash.move_threads is None
             assert dash.move_threads == outer
+    finally:
+        dash.close()
+
+
+# --- the cores this process may use: affinity and the container's CPU quota ----------------
+def _cgroup(tmp_path, proc_lines, files):
+    """A fake cgroup file system: /proc/self/cgroup's lines, and {path under the root: text}."""
+    for path, text in files.items():
+        (tmp_path / "fs" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fs" / path).write_text(text)
+    (tmp_path / "cgroup").write_text("".join(line + "\n" for line in proc_lines))
+    return dict(cgroup_root=str(tmp_path / "fs"), proc_cgroup=str(tmp_path / "cgroup"))
+
+
+@pytest.mark.parametrize("proc_lines, files, quota", [
+    (["0::/"], {"cpu.max": "100000 100000\n"}, 1.0),                      # a container (Binder): its own group at the root
+    (["0::/"], {"cpu.max": "max 100000\n"}, None),                        # no quota
+    (["0::/user.slice/app"], {"user.slice/app/cpu.max": "150000 100000", "user.slice/cpu.max": "max 100000"}, 1.5),
+    (["0::/a/b"], {"a/b/cpu.max": "300000 100000", "a/cpu.max": "50000 100000"}, 0.5),   # the parent's is smaller
+    (["4:cpu,cpuacct:/docker/x"], {"cpu,cpuacct/docker/x/cpu.cfs_quota_us": "200000",
+                                   "cpu,cpuacct/docker/x/cpu.cfs_period_us": "100000"}, 2.0),   # cgroup v1
+    (["4:cpu,cpuacct:/docker/x"], {"cpu/cpu.cfs_quota_us": "50000", "cpu/cpu.cfs_period_us": "100000"}, 0.5),
+    (["4:cpu,cpuacct:/"], {"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),
+    (["4:memory:/x"], {"memory/x/cpu.cfs_quota_us": "100000"}, None),      # not the cpu controller
+    (["0::/"], {"cpu.max": "garbage"}, None),
+    ([], {}, None),                                                       # no cgroup file system (macOS)
+])
+def test_the_cpu_quota_is_read_from_the_processes_control_group(tmp_path, proc_lines, files, quota):
+    assert cores.cpu_quota(**_cgroup(tmp_path, proc_lines, files)) == quota
+
+
+@pytest.mark.parametrize("n_cpus, quota, usable", [
+    (16, None, 16), (16, 1.0, 1), (16, 1.5, 1), (16, 0.5, 1), (16, 2.0, 2), (2, 4.0, 2), (1, None, 1)])
+def test_threads_worth_running_stop_at_the_quota(n_cpus, quota, usable):
+    assert cores.usable_cores(n_cpus, quota) == usable
+
+
+@pytest.mark.parametrize("quota, others, threads", [(None, 0.0, 16), (1.0, 0.0, 1), (4.0, 0.0, 4),
+                                                    (4.0, 14.0, 2), (None, 14.0, 2), (2.5, 15.0, 1)])
+def test_free_cores_are_at_most_the_quota(quota, others, threads):
+    clocks = FakeClocks()
+    share = CoreShare(16, quota=quota, machine_seconds=lambda: clocks.machine, own_seconds=lambda: clocks.own,
+                      clock=lambda: clocks.wall)
+    share.update()
+    clocks.advance(1.0, others=others)
+    assert share.threads(16) == threads
+
+
+@pytest.mark.parametrize("quota", [0, -1.0, float("nan")])
+def test_a_quota_must_be_positive(quota):
+    with pytest.raises(ValueError, match="quota must be a positive number of cores"):
+        CoreShare(2, quota=quota)
+
+
+def test_the_reading_covers_the_cpus_this_process_may_run_on(monkeypatch):
+    """A process pinned to some CPUs (``taskset``) counts those, and reads their times only."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {1}, raising=False)
+    seen = []
+    monkeypatch.setattr(cores, "_machine_cpu_seconds", lambda cpus=None: seen.append(cpus) or 0.0)
+    share = CoreShare()
+    share.update()
+    assert share.n_cores == 1 and share.usable == 1 and seen == [[1]]
+
+
+def test_per_cpu_readings_add_up_to_the_machines():
+    cpus = cores.usable_cpus() or list(range(os.cpu_count() or 1))
+    each = sum(cores._machine_cpu_seconds([cpu]) for cpu in cpus)
+    whole = cores._machine_cpu_seconds(cpus)
+    assert each == pytest.approx(whole, abs=0.1 * len(cpus))      # read a moment apart: clock ticks between
+
+
+def test_offline_cpus_fall_back_to_the_whole_machine(monkeypatch):
+    import collections
+
+    import psutil
+
+    Times = collections.namedtuple("Times", "user system idle")
+    monkeypatch.setattr(psutil, "cpu_times", lambda percpu=False: [Times(1.0, 1.0, 5.0)] if percpu
+                        else Times(3.0, 2.0, 9.0))
+    assert cores._machine_cpu_seconds([0]) == 2.0
+    assert cores._machine_cpu_seconds([5]) == 5.0          # CPU 5 is not in the list: the whole machine
+
+
+@pytest.mark.skipif(blas_threads() < 2, reason="BLAS runs one thread here: nothing to take away")
+def test_a_move_under_a_one_core_quota_runs_blas_at_one_thread(monkeypatch):
+    """OpenBLAS starts a thread per CPU whatever the quota: an idle machine, but a container allowed one core."""
+    from compresslab.dashboards import LowRankDashboard
+
+    _dashboards_see(monkeypatch, others=0.0, quota=1.0)
+    dash = LowRankDashboard()
+    try:
+        if dash.warmup is not None:
+            dash.warmup.join(60)
+        dash.settle(60)
+        own = blas_threads()
+        assert _threads_inside_moves(dash, [("rank0", 7)]) == [1]
+        assert dash.move_threads == 1 and blas_threads() == own
     finally:
         dash.close()

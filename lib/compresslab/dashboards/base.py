@@ -68,6 +68,7 @@ import copy
 import dataclasses
 import functools
 import html
+import os
 import queue
 import threading
 import time
@@ -454,16 +455,19 @@ class LiveDashboard(Dashboard):
     def moving(self):
         """Held while a move is handled: a running measurement stops (it would time
         the move too), warm-ups pause (``warmup_gate``), and BLAS takes one thread
-        fewer for each core other processes keep busy (``cores.CoreShare``: on a
-        busy 2-core machine, two threads make a move 1.5x slower, one thread no slower)."""
+        fewer for each core other processes keep busy, and no more than the container's
+        CPU quota allows (``cores.CoreShare``: on a busy 2-core machine, two threads
+        make a move 1.5x slower, one thread no slower)."""
         self._stop_measurement()
         with self._gate:
             self._moves += 1
             nested, outer = self._moves > 1, self.move_threads     # a move inside a move (training)
         try:
             threads = CORES.free_cores()
+            # below every CPU's count: BLAS may run more threads than that (its own count is
+            # one per CPU it may run on, whatever the container's CPU quota); the limit never raises it
             limit = (metrics._blas_threads_limited(threads, below_own=True)
-                     if threads < CORES.n_cores and metrics._blas_limits_from_the_main_thread_are_safe()
+                     if threads < (os.cpu_count() or 1) and metrics._blas_limits_from_the_main_thread_are_safe()
                      else contextlib.nullcontext(None))
             with limit as self.move_threads:
                 yield

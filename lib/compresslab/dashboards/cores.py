@@ -25,10 +25,18 @@ own (``time.process_time``, all its threads: its BLAS threads and background
 jobs are not "others"). A reading is taken at most once a window, so a move
 costs a clock read most of the time and ~0.05 ms otherwise. Where psutil
 is missing (ipykernel installs it) or cannot read the machine's CPU times,
-nothing is limited.
+nothing is limited by others' load.
+
+Only the cores this process may use count (``usable_cores``): the CPUs it may
+run on (``taskset``, a container's cpuset), read only on those CPUs, and at
+most its container's CPU quota (cgroup ``cpu.max``; Binder and JupyterHub set
+one). OpenBLAS starts a thread per CPU it may run on and does not read the
+quota: a container allowed 1 core on a 16-CPU host would run each product on
+16 threads that the quota then stops for most of every 100 ms period.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -38,31 +46,119 @@ WINDOW = 0.5            # s: a shorter span is too coarse for the OS's CPU clock
 SHARED_CORE = 0.5       # a core counts as taken once others use half of it
 
 
-def _machine_cpu_seconds():
-    """Seconds all CPUs spent busy so far (None without psutil)."""
+def usable_cpus() -> list[int] | None:
+    """The CPUs this process may run on (its affinity: ``taskset``, a container's
+    cpuset), or None where the OS does not say (all of them)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):       # macOS, Windows
+        return None
+
+
+def _read_text(path) -> str:
+    """The file's text; "" where it cannot be read (no such file, no permission)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def cpu_quota(cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup") -> float | None:
+    """Cores this process's control group may use on average (its CPU quota over
+    its period: cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``),
+    the smallest along its path up to the root; None without a quota (or a cgroup file system).
+
+    A container usually sees its own group at the root of the mount, a host
+    process at its path below it: both are read."""
+    paths = {"v2": [], "v1": []}
+    for line in _read_text(proc_cgroup).splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if hierarchy == "0" and controllers == "":
+            paths["v2"].append(path)
+        elif "cpu" in controllers.split(","):
+            paths["v1"].append((controllers, path))
+    quotas = []
+
+    def read(folder, quota_file, period_file=None):
+        if period_file is None:                                  # v2: "max 100000" or "150000 100000"
+            values = _read_text(os.path.join(folder, quota_file)).split()
+            quota, period = values if len(values) == 2 else (None, None)
+        else:
+            quota = _read_text(os.path.join(folder, quota_file)).strip()
+            period = _read_text(os.path.join(folder, period_file)).strip()
+        try:
+            if float(quota) > 0 and float(period) > 0:            # "max" or -1: no quota
+                quotas.append(float(quota) / float(period))
+        except (TypeError, ValueError):
+            pass
+
+    def ancestors(path):
+        parts = [p for p in path.split("/") if p]
+        return ["/".join(parts[:i]) for i in range(len(parts), -1, -1)]
+
+    for path in paths["v2"]:
+        for folder in ancestors(path):
+            read(os.path.join(cgroup_root, folder), "cpu.max")
+    for controllers, path in paths["v1"]:
+        for mount in (controllers, "cpu", "cpu,cpuacct"):
+            for folder in ancestors(path):
+                read(os.path.join(cgroup_root, mount, folder), "cpu.cfs_quota_us", "cpu.cfs_period_us")
+    return min(quotas) if quotas else None
+
+
+def usable_cores(n_cpus: int, quota: float | None = None) -> int:
+    """Threads worth running on ``n_cpus`` CPUs: at most the CPU quota rounded down
+    (a thread beyond it waits out the rest of each period); at least 1."""
+    return max(1, n_cpus if quota is None else min(n_cpus, math.floor(quota)))
+
+
+def _machine_cpu_seconds(cpus=None):
+    """Seconds the CPUs ``cpus`` (None: all) spent busy so far (None without psutil)."""
     try:
         import psutil
     except ImportError:       # pragma: no cover - ipykernel depends on psutil
         return None
-    times = psutil.cpu_times()
+    if cpus is None:
+        readings = [psutil.cpu_times()]
+    else:
+        per_cpu = psutil.cpu_times(percpu=True)
+        if max(cpus) >= len(per_cpu):          # CPUs offline: numbers and list positions differ
+            readings = [psutil.cpu_times()]
+        else:
+            readings = [per_cpu[i] for i in cpus]
     # Linux counts a virtual machine's time in user (guest) and nice (guest_nice) too
-    not_busy = sum(getattr(times, name, 0.0) for name in ("idle", "iowait", "guest", "guest_nice"))
-    return sum(times) - not_busy
+    return sum(sum(times) - sum(getattr(times, name, 0.0) for name in ("idle", "iowait", "guest", "guest_nice"))
+               for times in readings)
 
 
 class CoreShare:
     """How many cores the other processes of the machine leave free, read at most
     once a ``window``; ``threads(most)`` is the BLAS thread count for a move.
 
+    ``n_cores``: the CPUs the reading covers (default: those this process may run
+    on); ``quota``: cores its container may use (``cpu_quota``; None: no quota).
     ``machine_seconds``, ``own_seconds`` and ``clock`` are the three clocks
-    (injectable for tests): busy CPU seconds of the whole machine, CPU seconds
-    of this process, and wall seconds."""
+    (injectable for tests): busy CPU seconds of those CPUs, CPU seconds of this
+    process, and wall seconds."""
 
-    def __init__(self, n_cores: int | None = None, *, window: float = WINDOW,
-                 machine_seconds=_machine_cpu_seconds, own_seconds=time.process_time, clock=time.monotonic):
+    def __init__(self, n_cores: int | None = None, *, quota: float | None = None, window: float = WINDOW,
+                 machine_seconds=None, own_seconds=time.process_time, clock=time.monotonic):
         if not window > 0:
             raise ValueError(f"window must be a positive number of seconds; got {window!r}")
-        self.n_cores = n_cores or os.cpu_count() or 1
+        if quota is not None and not quota > 0:
+            raise ValueError(f"quota must be a positive number of cores or None; got {quota!r}")
+        if n_cores is None:
+            cpus = usable_cpus()
+            n_cores = len(cpus) if cpus else (os.cpu_count() or 1)
+            if machine_seconds is None:
+                machine_seconds = functools.partial(_machine_cpu_seconds, cpus)
+        self.n_cores = n_cores
+        self.quota = quota
+        self.usable = usable_cores(n_cores, quota)     # the most threads worth running
+        if machine_seconds is None:
+            machine_seconds = _machine_cpu_seconds
         self.window = window
         self._clocks = (machine_seconds, own_seconds, clock)
         self._lock = threading.Lock()
@@ -92,12 +188,13 @@ class CoreShare:
             return self.others
 
     def free_cores(self) -> int:
-        """Cores not taken by others (a core counts as taken from ``SHARED_CORE`` of it on). At least 1."""
-        return max(1, self.n_cores - math.floor(self.update() + 1 - SHARED_CORE))
+        """Cores not taken by others (a core counts as taken from ``SHARED_CORE`` of it on),
+        at most ``usable`` (the quota). At least 1."""
+        return max(1, min(self.usable, self.n_cores - math.floor(self.update() + 1 - SHARED_CORE)))
 
     def threads(self, most: int) -> int:
         """BLAS threads for a move: ``most``, or fewer when others keep cores busy."""
         return max(1, min(most, self.free_cores()))
 
 
-CORES = CoreShare()     # one machine, one reading: shared by every dashboard of the kernel
+CORES = CoreShare(quota=cpu_quota())     # one machine, one reading: shared by every dashboard of the kernel
