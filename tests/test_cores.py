@@ -283,6 +283,10 @@ def _cgroup(tmp_path, proc_lines, files):
     (["4:cpu,cpuacct:/"], {"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),
     (["4:memory:/x"], {"memory/x/cpu.cfs_quota_us": "100000"}, None),      # not the cpu controller
     (["0::/"], {"cpu.max": "garbage"}, None),
+    (["3:cpuset:/x"], {"cpuset/x/cpu.cfs_quota_us": "100000", "cpuset/x/cpu.cfs_period_us": "100000"}, None),
+    (["4:cpuacct,cpu:/d"], {"cpu,cpuacct/d/cpu.cfs_quota_us": "300000",      # CentOS 7 names them this way round
+                            "cpu,cpuacct/d/cpu.cfs_period_us": "100000"}, 3.0),
+    (["0::/../outside"], {"outside/cpu.max": "10000 100000"}, None),          # outside the namespace's root
     ([], {}, None),                                                       # no cgroup file system (macOS)
 ])
 def test_the_cpu_quota_is_read_from_the_processes_control_group(tmp_path, proc_lines, files, quota):
@@ -306,7 +310,14 @@ def test_free_cores_are_at_most_the_quota(quota, others, threads):
     assert share.threads(16) == threads
 
 
-@pytest.mark.parametrize("quota", [0, -1.0, float("nan")])
+def test_a_group_name_that_is_not_utf8_is_read(tmp_path):
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "fs" / "cpu.max").write_text("200000 100000")
+    (tmp_path / "cgroup").write_bytes(b"0::/\n1:name=\xff\xfe:/x\n")
+    assert cores.cpu_quota(cgroup_root=str(tmp_path / "fs"), proc_cgroup=str(tmp_path / "cgroup")) == 2.0
+
+
+@pytest.mark.parametrize("quota", [0, -1.0, float("nan"), float("inf")])
 def test_a_quota_must_be_positive(quota):
     with pytest.raises(ValueError, match="quota must be a positive number of cores"):
         CoreShare(2, quota=quota)
@@ -329,16 +340,27 @@ def test_per_cpu_readings_add_up_to_the_machines():
     assert each == pytest.approx(whole, abs=0.1 * len(cpus))      # read a moment apart: clock ticks between
 
 
-def test_offline_cpus_fall_back_to_the_whole_machine(monkeypatch):
-    import collections
+PROC_STAT = """cpu  900 0 300 5000 10 0 0 0 0 0
+cpu0 100 0 50 1000 5 0 0 0 0 0
+cpu2 200 10 30 1000 5 1 2 3 40 10
+cpu3 400 0 100 1000 0 0 0 0 0 0
+intr 12345 0 1
+ctxt 999
+"""      # CPU 1 offline: no line
 
-    import psutil
 
-    Times = collections.namedtuple("Times", "user system idle")
-    monkeypatch.setattr(psutil, "cpu_times", lambda percpu=False: [Times(1.0, 1.0, 5.0)] if percpu
-                        else Times(3.0, 2.0, 9.0))
-    assert cores._machine_cpu_seconds([0]) == 2.0
-    assert cores._machine_cpu_seconds([5]) == 5.0          # CPU 5 is not in the list: the whole machine
+@pytest.mark.parametrize("cpus, ticks", [([0], 150), ([2], 246), ([0, 2], 396), ([3], 500), ([1], None),
+                                         ([0, 1], 150)])
+def test_each_cpu_is_read_by_its_number(tmp_path, cpus, ticks):
+    """Busy ticks: all fields but idle, iowait, guest and guest_nice (guest time is in user too).
+    An offline CPU has no line: it adds nothing; with no line at all, nothing is known."""
+    (tmp_path / "stat").write_text(PROC_STAT)
+    seconds = cores._machine_cpu_seconds(cpus, proc_stat=str(tmp_path / "stat"))
+    assert seconds == (None if ticks is None else pytest.approx(ticks / os.sysconf("SC_CLK_TCK")))
+
+
+def test_an_unreadable_proc_stat_limits_nothing(tmp_path):
+    assert cores._machine_cpu_seconds([0], proc_stat=str(tmp_path / "missing")) is None
 
 
 @pytest.mark.skipif(blas_threads() < 2, reason="BLAS runs one thread here: nothing to take away")
@@ -355,5 +377,25 @@ def test_a_move_under_a_one_core_quota_runs_blas_at_one_thread(monkeypatch):
         own = blas_threads()
         assert _threads_inside_moves(dash, [("rank0", 7)]) == [1]
         assert dash.move_threads == 1 and blas_threads() == own
+    finally:
+        dash.close()
+
+
+@pytest.mark.skipif(blas_threads() < 2, reason="BLAS runs one thread here: nothing to take away")
+def test_a_move_of_a_kernel_pinned_to_one_cpu_runs_blas_at_one_thread(monkeypatch):
+    """``taskset -c 0``: an idle machine, but the kernel may run on one CPU only."""
+    from compresslab.dashboards import LowRankDashboard, base
+
+    clocks = FakeClocks()
+    share = CoreShare(1, machine_seconds=lambda: clocks.machine, own_seconds=lambda: clocks.own,
+                      clock=lambda: clocks.wall)
+    monkeypatch.setattr(base, "CORES", share)
+    dash = LowRankDashboard()
+    try:
+        if dash.warmup is not None:
+            dash.warmup.join(60)
+        dash.settle(60)
+        assert _threads_inside_moves(dash, [("rank0", 6)]) == [1]
+        assert dash.move_threads == 1
     finally:
         dash.close()

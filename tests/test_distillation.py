@@ -550,7 +550,9 @@ def test_stored_fitnets_student_recomputes(results):
 
     point = R.fitnets_point(results, seed=1)
     assert point["test"] == results["fitnets_test"][1]
-    np.testing.assert_array_equal(point["hint_mse"], results["fitnets_hint_mse"][1])
+    # the same to the last few bits, not to every bit: the stored file was computed on another CPU, whose
+    # BLAS kernels sum in another order (AVX2 vs AVX-512: 1.9e-15 relative apart, seen)
+    np.testing.assert_allclose(point["hint_mse"], results["fitnets_hint_mse"][1], rtol=1e-12, atol=0)
     grid = [tuple(g) for g in results["fitnets_grid"].tolist()]
     assert grid[int(np.argmax(results["fitnets_grid_val"]))] == tuple(results["fitnets_choice"].tolist())
 

@@ -467,7 +467,8 @@ class LiveDashboard(Dashboard):
             # below every CPU's count: BLAS may run more threads than that (its own count is
             # one per CPU it may run on, whatever the container's CPU quota); the limit never raises it
             limit = (metrics._blas_threads_limited(threads, below_own=True)
-                     if threads < (os.cpu_count() or 1) and metrics._blas_limits_from_the_main_thread_are_safe()
+                     if threads < max(CORES.n_cores, os.cpu_count() or 1)
+                     and metrics._blas_limits_from_the_main_thread_are_safe()
                      else contextlib.nullcontext(None))
             with limit as self.move_threads:
                 yield

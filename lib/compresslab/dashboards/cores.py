@@ -20,19 +20,21 @@ processes used lately, and takes one BLAS thread fewer for each core they keep
 busy (``CoreShare.threads``).
 
 "Lately" is the last ``window`` seconds or more, between two readings of the
-machine's CPU time (``psutil.cpu_times``, all processes) and of this process's
-own (``time.process_time``, all its threads: its BLAS threads and background
+CPU time of the CPUs this process may run on (all processes; Linux's
+/proc/stat, elsewhere ``psutil.cpu_times``) and of this process's own (``time.process_time``, all its threads: its BLAS threads and background
 jobs are not "others"). A reading is taken at most once a window, so a move
-costs a clock read most of the time and ~0.05 ms otherwise. Where psutil
-is missing (ipykernel installs it) or cannot read the machine's CPU times,
+costs a clock read most of the time and ~0.05 ms otherwise. Where those CPU
+times cannot be read (a sandbox hiding /proc/stat; psutil missing off Linux),
 nothing is limited by others' load.
 
 Only the cores this process may use count (``usable_cores``): the CPUs it may
-run on (``taskset``, a container's cpuset), read only on those CPUs, and at
-most its container's CPU quota (cgroup ``cpu.max``; Binder and JupyterHub set
-one). OpenBLAS starts a thread per CPU it may run on and does not read the
-quota: a container allowed 1 core on a 16-CPU host would run each product on
-16 threads that the quota then stops for most of every 100 ms period.
+run on (``taskset``, a container's cpuset), and at most its container's CPU
+quota rounded down (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``; Binder sets
+one, a JupyterHub where its admin set a CPU limit). OpenBLAS starts a thread
+per CPU it may run on and does not read the quota: a container allowed 1 core
+on a 16-CPU host would run each product on 16 threads that the quota then
+stops for most of every 100 ms period. Both are read once, as the module
+loads: a later ``taskset -p`` or a resized container is not seen.
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def usable_cpus() -> list[int] | None:
 def _read_text(path) -> str:
     """The file's text; "" where it cannot be read (no such file, no permission)."""
     try:
-        with open(path) as f:
+        with open(path, errors="replace") as f:        # a group's name need not be UTF-8
             return f.read()
     except OSError:
         return ""
@@ -67,10 +69,12 @@ def _read_text(path) -> str:
 def cpu_quota(cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup") -> float | None:
     """Cores this process's control group may use on average (its CPU quota over
     its period: cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``),
-    the smallest along its path up to the root; None without a quota (or a cgroup file system).
+    the smallest along its path up to the root (a parent's quota binds its
+    children); None without a quota (or a cgroup file system).
 
     A container usually sees its own group at the root of the mount, a host
-    process at its path below it: both are read."""
+    process at its path below it: both are read. A path that leaves the mount
+    (``..``: a process outside its cgroup namespace) is not followed."""
     paths = {"v2": [], "v1": []}
     for line in _read_text(proc_cgroup).splitlines():
         hierarchy, _, rest = line.partition(":")
@@ -96,6 +100,8 @@ def cpu_quota(cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup") -> 
 
     def ancestors(path):
         parts = [p for p in path.split("/") if p]
+        if ".." in parts:
+            return []
         return ["/".join(parts[:i]) for i in range(len(parts), -1, -1)]
 
     for path in paths["v2"]:
@@ -114,40 +120,49 @@ def usable_cores(n_cpus: int, quota: float | None = None) -> int:
     return max(1, n_cpus if quota is None else min(n_cpus, math.floor(quota)))
 
 
-def _machine_cpu_seconds(cpus=None):
-    """Seconds the CPUs ``cpus`` (None: all) spent busy so far (None without psutil)."""
+# Linux counts a virtual machine's time in user (guest) and nice (guest_nice) too: not busy twice
+NOT_BUSY = ("idle", "iowait", "guest", "guest_nice")
+PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
+
+
+def _machine_cpu_seconds(cpus=None, proc_stat="/proc/stat"):
+    """Seconds the CPUs numbered ``cpus`` spent busy so far, from /proc/stat's
+    ``cpuN`` lines, by number (psutil's per-CPU list leaves offline CPUs out, and
+    their numbers with them); ``cpus=None``: all CPUs, through psutil (any OS).
+    None where they cannot be read."""
+    if cpus is not None:
+        wanted, busy, seen = {f"cpu{cpu}" for cpu in cpus}, 0, False
+        for line in _read_text(proc_stat).splitlines():
+            name, *ticks = line.split() or [""]
+            if name in wanted:
+                fields = dict(zip(PROC_STAT_FIELDS, map(int, ticks)))
+                busy += sum(fields.values()) - sum(fields.get(field, 0) for field in NOT_BUSY)
+                seen = True
+        return busy / os.sysconf("SC_CLK_TCK") if seen else None
     try:
         import psutil
     except ImportError:       # pragma: no cover - ipykernel depends on psutil
         return None
-    if cpus is None:
-        readings = [psutil.cpu_times()]
-    else:
-        per_cpu = psutil.cpu_times(percpu=True)
-        if max(cpus) >= len(per_cpu):          # CPUs offline: numbers and list positions differ
-            readings = [psutil.cpu_times()]
-        else:
-            readings = [per_cpu[i] for i in cpus]
-    # Linux counts a virtual machine's time in user (guest) and nice (guest_nice) too
-    return sum(sum(times) - sum(getattr(times, name, 0.0) for name in ("idle", "iowait", "guest", "guest_nice"))
-               for times in readings)
+    times = psutil.cpu_times()
+    return sum(times) - sum(getattr(times, field, 0.0) for field in NOT_BUSY)
 
 
 class CoreShare:
     """How many cores the other processes of the machine leave free, read at most
     once a ``window``; ``threads(most)`` is the BLAS thread count for a move.
 
-    ``n_cores``: the CPUs the reading covers (default: those this process may run
-    on); ``quota``: cores its container may use (``cpu_quota``; None: no quota).
-    ``machine_seconds``, ``own_seconds`` and ``clock`` are the three clocks
-    (injectable for tests): busy CPU seconds of those CPUs, CPU seconds of this
-    process, and wall seconds."""
+    ``n_cores``: how many CPUs the machine clock covers (default: the CPUs this
+    process may run on, and the default clock reads those; given without a
+    ``machine_seconds``, the clock reads the whole machine); ``quota``: cores
+    its container may use (``cpu_quota``; None: no quota). ``machine_seconds``,
+    ``own_seconds`` and ``clock`` are the three clocks (injectable for tests):
+    busy CPU seconds of those CPUs, CPU seconds of this process, and wall seconds."""
 
     def __init__(self, n_cores: int | None = None, *, quota: float | None = None, window: float = WINDOW,
                  machine_seconds=None, own_seconds=time.process_time, clock=time.monotonic):
         if not window > 0:
             raise ValueError(f"window must be a positive number of seconds; got {window!r}")
-        if quota is not None and not quota > 0:
+        if quota is not None and not (quota > 0 and math.isfinite(quota)):
             raise ValueError(f"quota must be a positive number of cores or None; got {quota!r}")
         if n_cores is None:
             cpus = usable_cpus()
