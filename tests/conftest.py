@@ -34,6 +34,16 @@ def mnist_net():
 
 
 @pytest.fixture()
+def suite_quiet():
+    """The test starts once no background job of the suite runs: pytest-randomly may run a
+    dashboard test just before, whose .npz deflate or warm-up is still going (and holds BLAS
+    at one thread). For tests that count jobs or read BLAS's own thread count."""
+    from compresslab.metrics import busy_jobs, wait_until_quiet
+
+    assert wait_until_quiet(120), busy_jobs()
+
+
+@pytest.fixture()
 def rng():
     return np.random.default_rng(0)
 

@@ -15,6 +15,8 @@ from compresslab.dashboards import cores
 from compresslab.dashboards.cores import CoreShare
 from compresslab.metrics import _blas_threads_limited, blas_threads
 
+pytestmark = pytest.mark.usefixtures("suite_quiet")     # tests read BLAS's own thread count
+
 
 class FakeClocks:
     """Busy CPU seconds of the machine, of this process, and wall seconds, set by hand."""

@@ -12,12 +12,8 @@ from compresslab.metrics import (Report, Speedup, blas_threads, busy_jobs, compr
 from compresslab.network import Dense, Network, random_network
 
 
-@pytest.fixture(autouse=True)
-def _suite_quiet():
-    """Each test starts with no background job of the suite running: pytest-randomly may
-    run a dashboard test just before, whose file-size deflate or warm-up is still going
-    (seen: 'QuantizationDashboard: .npz deflate' in a test expecting no job)."""
-    assert wait_until_quiet(120), busy_jobs()
+# seen without it: 'QuantizationDashboard: .npz deflate' left running in a test expecting no job
+pytestmark = pytest.mark.usefixtures("suite_quiet")
 
 
 def _net(sizes, seed=0, dtype="float64"):
