@@ -1,28 +1,33 @@
 """BLAS threads for a slider move: as many as the cores other processes leave free.
 
-A classroom laptop is never idle. On this suite's 2-core machine a
-quantization move (first visit) took, as medians of 51 moves:
+A classroom laptop is never idle. On two 2-core machines a quantization move
+(first visit, back to back) took, as medians of 51 moves (and the slowest):
 
-    BLAS threads        idle     another process keeps a core busy
-    2                  13.5 ms   25 ms
-    1                  16.5 ms   16.8 ms
+    BLAS threads        idle            another process keeps a core busy
+    2-core VM, AVX2 (the suite's machine until 2026-11-30)
+    2                  13.5 ms          25 ms
+    1                  16.5 ms          16.8 ms
+    2-core VM, AVX-512 (AMD EPYC, 2026-12-01)
+    2                   5.8-6.1 ms      9.6-9.8 ms (slowest 64-67 ms)
+    1                   7.6-7.9 ms      7.2-7.7 ms (slowest 12 ms)
 
 Two threads win on an idle machine (the 1,000 x 784 x 300 product splits), and
 lose by more on a busy one: the busy process, the kernel's thread and BLAS's
 second thread then share two cores, and the kernel's thread, which runs all of
 a move's Python and waits for the slowest thread of every product, gets about
-two thirds of a core (25 ms is 1.5 x 16.8 ms). Most of that is OpenBLAS's
-second thread spinning after each product, waiting for the next one: with
-OPENBLAS_THREAD_TIMEOUT=4 (no spin) two threads took 17.7 ms on the busy
-machine, but that variable is read once, as NumPy loads, before any notebook
+two thirds of a core (on the AVX2 VM, 25 ms is 1.5 x 16.8 ms). Most of that
+is OpenBLAS's second thread spinning after each product, waiting for the next
+one: with OPENBLAS_THREAD_TIMEOUT=4 (no spin) two threads took 17.7 ms there
+with a core busy, but that variable is read once, as NumPy loads, before any notebook
 cell could set it. So before each move a dashboard asks how much CPU the other
 processes used lately, and takes one BLAS thread fewer for each core they keep
 busy (``CoreShare.threads``).
 
 "Lately" is the last ``window`` seconds or more, between two readings of the
 CPU time of the CPUs this process may run on (all processes; Linux's
-/proc/stat, elsewhere ``psutil.cpu_times``) and of this process's own (``time.process_time``, all its threads: its BLAS threads and background
-jobs are not "others"). A reading is taken at most once a window, so a move
+/proc/stat, elsewhere ``psutil.cpu_times``) and of this process's own
+(``time.process_time``, all its threads: its BLAS threads and background jobs
+are not "others"). A reading is taken at most once a window, so a move
 costs a clock read most of the time and ~0.05 ms otherwise. Where those CPU
 times cannot be read (a sandbox hiding /proc/stat; psutil missing off Linux),
 nothing is limited by others' load.
