@@ -725,6 +725,20 @@ def test_readout_and_notes_have_a_fixed_place(any_dash):
     assert any_dash.readout.layout.height == READOUT_HEIGHT and "compresslab-notes" in any_dash.readout.value
 
 
+def test_a_long_speed_line_grows_instead_of_covering_the_notes():
+    """A fixed height drew the third line of the quantization readout's speed over its note (seen in
+    Chromium at 1 bit): the line keeps room for three lines and grows past them."""
+    import re
+
+    from compresslab.dashboards.base import readout_table
+
+    html = readout_table([("weights", "symmetric")], notes=["symmetric works with 2-16 bits: using 2"],
+                         speed="δ measured 1.00× " * 20)
+    style = re.search(r"<div class='compresslab-speed' style='([^']*)'", html).group(1)
+    rules = dict(rule.split(":", 1) for rule in style.split(";") if rule)
+    assert rules.get("min-height") == "4.1em" and "height" not in rules and "overflow" not in rules
+
+
 def test_controls_are_disabled_while_training_and_the_bar_hides_after(any_dash, monkeypatch):
     import importlib
 

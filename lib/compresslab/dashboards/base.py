@@ -87,7 +87,7 @@ MEASURE_SECONDS = 1.0          # measure_speedup's cap per measurement (throughp
 MEASURE_ATTEMPTS = 2           # a timing that overlapped the suite's own work is taken again, once
 REPORTS_CACHED = 32            # settings whose reports (with their measurements) are kept
 SLIDER_WIDTH = "480px"         # a 300-step slider moves ~1 step per px on a projector; arrow keys: 1 step
-READOUT_HEIGHT = "300px"       # fixed: the figure below never jumps when a row or a note comes and goes
+READOUT_HEIGHT = "324px"       # fixed: the figure below never jumps when a row or a note comes and goes
 WARMUP_PAUSE_MAX = 10.0        # longest a warm-up waits for the user before going on anyway
 
 
@@ -659,7 +659,9 @@ def readout_table(rows, notes=(), speed=None) -> str:
     cells = "".join(f"<tr><td style='padding:1px 10px 1px 0;white-space:nowrap'>{html.escape(k)}</td>"
                     f"<td style='text-align:right;white-space:normal;overflow-wrap:anywhere'><b>{html.escape(v)}</b></td></tr>"
                     for k, v in rows)     # a long value wraps inside the fixed-width readout, never cut off
-    line = "" if speed is None else (f"<div class='compresslab-speed' style='height:2.8em;margin-top:4px'>"
+    # room for three lines kept (the readout does not jump when "measuring…" becomes the measured line),
+    # and more when a narrow panel wraps it further: a fixed height drew its third line over the notes
+    line = "" if speed is None else (f"<div class='compresslab-speed' style='min-height:4.1em;margin-top:4px'>"
                                      f"{html.escape(speed)}</div>")
     paragraphs = "".join(f"<div>Note: {html.escape(n)}</div>" for n in notes)
     box = (f"<div class='compresslab-notes' style='height:{NOTES_HEIGHT};overflow:auto;margin-top:4px'>"
