@@ -156,8 +156,8 @@ def test_compare_accuracies_by_standard_errors():
                                  margin_se=2, rule=rule, noun="budget")
     assert verdict.conclusions() == ["global wins", "no detectable difference", "per layer wins"]
     assert verdict.rows[0]["se_difference"] == pytest.approx(math.sqrt(2) * 0.005)
-    assert verdict.conclusion == ("mixed: global wins at 1, per layer wins at 1, no detectable difference at 1 "
-                                  "of 3 budgets")
+    assert verdict.conclusion == ("mixed over 3 budgets: global wins at 1 (5 %); per layer wins at 1 (20 %); "
+                                  "no detectable difference at 1 (10 %)")
     assert verdict.holds is False
     text = str(verdict)
     lines = text.splitlines()

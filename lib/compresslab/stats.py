@@ -319,9 +319,11 @@ def _sum_up(verdict: Verdict) -> Verdict:
         verdict.conclusion = named[raw[0]]
     elif counts[raw[0]] == k:
         verdict.conclusion = f"{named[raw[0]]} at every {noun} ({k} of {k})"
-    else:
-        parts = [f"{named[c]} at {counts[c]}" for c in CONCLUSIONS if counts[c]]
-        verdict.conclusion = "mixed: " + ", ".join(parts) + f" of {k} {noun}s"
+    else:       # each part names its settings: "float wins at 2" read as "at 2 bits" (seen in a walk-through)
+        labels = [row["label"] for row in verdict.rows]
+        parts = [f"{named[c]} at {counts[c]} ({', '.join(str(label) for label, r in zip(labels, raw) if r == c)})"
+                 for c in CONCLUSIONS if counts[c]]
+        verdict.conclusion = f"mixed over {k} {noun}s: " + "; ".join(parts)
     rule = verdict.declared_rule
     if rule is not None and rule.expect is not None:
         verdict.holds = counts[rule.expect] == k if rule.at == "every" else counts[rule.expect] > 0
