@@ -737,6 +737,9 @@ def test_a_long_speed_line_grows_instead_of_covering_the_notes():
     style = re.search(r"<div class='compresslab-speed' style='([^']*)'", html).group(1)
     rules = dict(rule.split(":", 1) for rule in style.split(";") if rule)
     assert rules.get("min-height") == "4.1em" and "height" not in rules and "overflow" not in rules
+    # each note is marked (a bar beside it) and escaped
+    assert html.count("class='compresslab-note'") == 1 and "<b>Note:</b> symmetric works with 2-16 bits" in html
+    assert "&lt;b&gt;" in readout_table([], notes=["<b>"])
 
 
 def test_controls_are_disabled_while_training_and_the_bar_hides_after(any_dash, monkeypatch):

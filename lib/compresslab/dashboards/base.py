@@ -663,7 +663,10 @@ def readout_table(rows, notes=(), speed=None) -> str:
     # and more when a narrow panel wraps it further: a fixed height drew its third line over the notes
     line = "" if speed is None else (f"<div class='compresslab-speed' style='min-height:4.1em;margin-top:4px'>"
                                      f"{html.escape(speed)}</div>")
-    paragraphs = "".join(f"<div>Note: {html.escape(n)}</div>" for n in notes)
+    # a bar beside each note (in any theme: the text keeps the theme's colour), so a note that changes
+    # what the controls mean ("using 2 bits") is seen, not missed below the numbers (seen in a walk-through)
+    paragraphs = "".join(f"<div class='compresslab-note' style='border-left:3px solid #f59e0b;padding-left:6px'>"
+                         f"<b>Note:</b> {html.escape(n)}</div>" for n in notes)
     box = (f"<div class='compresslab-notes' style='height:{NOTES_HEIGHT};overflow:auto;margin-top:4px'>"
            f"{paragraphs}</div>")
     # line-height: an HTML widget's own (28 px, a button's height) spread the rows out of view
