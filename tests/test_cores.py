@@ -30,8 +30,8 @@ class FakeClocks:
         self.own += own * seconds
         self.machine += (others + own) * seconds
 
-    def share(self, n_cores=2, window=0.5):
-        return CoreShare(n_cores, window=window, machine_seconds=lambda: self.machine,
+    def share(self, n_cores=2, window=0.5, quota=None):
+        return CoreShare(n_cores, quota=quota, window=window, machine_seconds=lambda: self.machine,
                          own_seconds=lambda: self.own, clock=lambda: self.wall)
 
 
@@ -161,8 +161,7 @@ def _dashboards_see(monkeypatch, others, quota=None):
     from compresslab.dashboards import base
 
     clocks = FakeClocks()
-    share = CoreShare(CPUS, quota=quota, machine_seconds=lambda: clocks.machine, own_seconds=lambda: clocks.own,
-                      clock=lambda: clocks.wall)
+    share = clocks.share(CPUS, quota=quota)
     share.update()
     clocks.advance(1.0, others=others)
     monkeypatch.setattr(base, "CORES", share)
@@ -305,8 +304,7 @@ def test_threads_worth_running_stop_at_the_quota(n_cpus, quota, usable):
                                                     (4.0, 14.0, 2), (None, 14.0, 2), (2.5, 15.0, 1)])
 def test_free_cores_are_at_most_the_quota(quota, others, threads):
     clocks = FakeClocks()
-    share = CoreShare(16, quota=quota, machine_seconds=lambda: clocks.machine, own_seconds=lambda: clocks.own,
-                      clock=lambda: clocks.wall)
+    share = clocks.share(16, quota=quota)
     share.update()
     clocks.advance(1.0, others=others)
     assert share.threads(16) == threads
@@ -388,10 +386,7 @@ def test_a_move_of_a_kernel_pinned_to_one_cpu_runs_blas_at_one_thread(monkeypatc
     """``taskset -c 0``: an idle machine, but the kernel may run on one CPU only."""
     from compresslab.dashboards import LowRankDashboard, base
 
-    clocks = FakeClocks()
-    share = CoreShare(1, machine_seconds=lambda: clocks.machine, own_seconds=lambda: clocks.own,
-                      clock=lambda: clocks.wall)
-    monkeypatch.setattr(base, "CORES", share)
+    monkeypatch.setattr(base, "CORES", FakeClocks().share(1))
     dash = LowRankDashboard()
     try:
         if dash.warmup is not None:

@@ -169,16 +169,11 @@ class CoreShare:
             raise ValueError(f"window must be a positive number of seconds; got {window!r}")
         if quota is not None and not (quota > 0 and math.isfinite(quota)):
             raise ValueError(f"quota must be a positive number of cores or None; got {quota!r}")
-        if n_cores is None:
-            cpus = usable_cpus()
-            n_cores = len(cpus) if cpus else (os.cpu_count() or 1)
-            if machine_seconds is None:
-                machine_seconds = functools.partial(_machine_cpu_seconds, cpus)
-        self.n_cores = n_cores
+        cpus = usable_cpus() if n_cores is None else None       # None: the whole machine
+        self.n_cores = n_cores or (len(cpus) if cpus else (os.cpu_count() or 1))
         self.quota = quota
-        self.usable = usable_cores(n_cores, quota)     # the most threads worth running
-        if machine_seconds is None:
-            machine_seconds = _machine_cpu_seconds
+        self.usable = usable_cores(self.n_cores, quota)     # the most threads worth running
+        machine_seconds = machine_seconds or functools.partial(_machine_cpu_seconds, cpus)
         self.window = window
         self._clocks = (machine_seconds, own_seconds, clock)
         self._lock = threading.Lock()
